@@ -1,0 +1,59 @@
+# The two commands a newcomer needs: `make run` and `make test`. Everything else supports them.
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+INSTALLED := $(VENV)/.installed
+
+.PHONY: run test bench venv services database lint
+
+# The virtualenv is rebuilt only when the pinned requirements change.
+$(INSTALLED): requirements/base.txt requirements/dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements/dev.txt
+	touch $@
+
+venv: $(INSTALLED)
+
+services:
+	bash scripts/ensure_services.sh
+
+# `make run`: the whole platform with demo data on this machine's services, until Ctrl-C.
+run: export DEBUG ?= true
+run: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
+run: venv services
+	$(PY) manage.py ensure_database
+	$(PY) manage.py migrate --no-input
+	$(PY) manage.py load_demo
+	$(PY) manage.py runplatform
+
+# `make test`: lint, Django's checks, migrations and API schema up to date, then the test suite
+# against the real PostgreSQL and Redis. Tests use their own database (test_<name>) and Redis db 15.
+test: export DEBUG := false
+test: export SECRET_KEY ?= test-only-secret-key-not-for-any-deployment-0123456789
+test: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
+test: export SECURE_SSL_REDIRECT := false
+test: export REDIS_URL ?= redis://127.0.0.1:6379/15
+test: export WHITENOISE_USE_FINDERS := true
+test: venv services
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(PY) manage.py check --fail-level WARNING
+	$(PY) manage.py ensure_database
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# `make bench`: the speed targets, as ratios against a baseline measured in the same run.
+bench: export DEBUG := false
+bench: export SECRET_KEY ?= bench-only-secret-key-not-for-any-deployment-0123456789
+bench: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
+bench: export SECURE_SSL_REDIRECT := false
+bench: export REDIS_URL ?= redis://127.0.0.1:6379/14
+bench: export WHITENOISE_USE_FINDERS := true
+bench: venv services
+	$(VENV)/bin/pytest tests/benchmarks -p no:cacheprovider -s -o addopts="" $(PYTEST_ARGS)
+
+lint: venv
+	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

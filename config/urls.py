@@ -1,0 +1,30 @@
+"""URL map: the admin, the API under /api/v1/ (one include per app), its docs, and health."""
+
+from django.contrib import admin
+from django.urls import include, path
+from drf_spectacular.views import (
+    SpectacularJSONAPIView,
+    SpectacularRedocView,
+    SpectacularSwaggerView,
+    SpectacularYAMLAPIView,
+)
+
+from operations.views import health
+
+api_v1 = [
+    path("", include("wells.api.urls")),
+    path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="schema-yaml"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema-json"),
+    path("docs", SpectacularSwaggerView.as_view(url_name="schema-yaml"), name="swagger-ui"),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema-yaml"), name="redoc"),
+]
+
+urlpatterns = [
+    path("health", health, name="health"),
+    path("admin/", admin.site.urls),
+    path("api/v1/", include(api_v1)),
+]
+
+admin.site.site_header = "ESP Surveillance Platform"
+admin.site.site_title = "ESP Surveillance"
+admin.site.index_title = "Wells, users and schedules"

@@ -1,0 +1,31 @@
+"""Create the configured PostgreSQL database if it does not exist yet (used by `make run`)."""
+
+import psycopg2
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
+from psycopg2 import sql
+
+
+class Command(BaseCommand):
+    help = "Create the database named in DATABASE_URL when it is missing."
+
+    def handle(self, *args, **options):
+        db = settings.DATABASES["default"]
+        server = {
+            "host": db.get("HOST") or None,
+            "port": db.get("PORT") or None,
+            "user": db.get("USER") or None,
+            "password": db.get("PASSWORD") or None,
+        }
+        try:
+            connection = psycopg2.connect(dbname="postgres", **server)
+        except psycopg2.OperationalError as error:
+            raise CommandError(f"PostgreSQL does not answer at {db.get('HOST')}:{db.get('PORT')}: {error}") from error
+        connection.autocommit = True
+        with connection, connection.cursor() as cursor:
+            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+            if cursor.fetchone():
+                self.stdout.write(f"Database {db['NAME']} exists.")
+                return
+            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+        self.stdout.write(self.style.SUCCESS(f"Created database {db['NAME']}."))

@@ -1,0 +1,68 @@
+"""Start-up fails fast, naming the variable, when the environment is wrong."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PROJECT = Path(__file__).resolve().parents[2]
+PRODUCTION_ENV = {
+    "DEBUG": "false",
+    "SECRET_KEY": "p" * 20 + "roduction-like-secret-value-xyz",
+    "ALLOWED_HOSTS": "esp.example.com",
+    "CSRF_TRUSTED_ORIGINS": "https://esp.example.com",
+}
+CONFIG_VARIABLES = {
+    *("DEBUG", "SECRET_KEY", "ALLOWED_HOSTS", "CSRF_TRUSTED_ORIGINS", "DATABASE_URL", "REDIS_URL"),
+    *("TIME_ZONE", "ANALYTICS_TIMEZONE", "TIMESERIES_BACKEND", "WHITENOISE_USE_FINDERS"),
+    *("SECURE_SSL_REDIRECT", "SESSION_COOKIE_SECURE", "CSRF_COOKIE_SECURE"),
+}
+
+
+def manage(*args, **env):
+    base = {k: v for k, v in os.environ.items() if k not in CONFIG_VARIABLES}
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=PROJECT,
+        env={**base, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.mark.parametrize(
+    ("variable", "value", "message"),
+    [
+        ("SECRET_KEY", None, "SECRET_KEY must be set"),
+        ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters"),
+        ("ALLOWED_HOSTS", "", "ALLOWED_HOSTS must list"),
+        ("DATABASE_URL", "mysql://root@localhost/esp", "DATABASE_URL must be a URL starting with postgres://"),
+        ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL"),
+        ("TIMESERIES_BACKEND", "influx", "TIMESERIES_BACKEND must be one of auto, timescaledb, postgres"),
+        ("ANALYTICS_TIMEZONE", "Riyadh", "ANALYTICS_TIMEZONE must be an IANA time zone"),
+        ("DEBUG", "maybe", "DEBUG must be a boolean"),
+    ],
+)
+def test_it_stops_start_up_naming_the_bad_variable(variable, value, message):
+    env = dict(PRODUCTION_ENV)
+    if value is None:
+        env.pop(variable)
+    else:
+        env[variable] = value
+    result = manage("check", **env)
+    assert result.returncode != 0
+    assert message in result.stderr
+
+
+def test_it_passes_the_deployment_checklist_with_production_settings():
+    result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
+    assert result.returncode == 0, result.stderr
+    assert "WARNINGS" not in result.stderr
+
+
+def test_it_runs_without_a_secret_key_in_debug():
+    result = manage("check", DEBUG="true")
+    assert result.returncode == 0, result.stderr

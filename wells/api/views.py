@@ -1,0 +1,44 @@
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import serializers, viewsets
+
+from wells.api.serializers import WellSerializer
+from wells.models import Well, WellStatus
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List wells",
+        parameters=[
+            OpenApiParameter("status", enum=WellStatus.values, description="Only wells in this status."),
+            OpenApiParameter("field", description="Only wells in this field / area (exact, case-insensitive)."),
+            OpenApiParameter("search", description="Substring of the well ID or name."),
+        ],
+    ),
+    retrieve=extend_schema(summary="Get one well by its public ID"),
+    create=extend_schema(summary="Register a well (operator or admin)"),
+    update=extend_schema(summary="Replace a well's details (operator or admin)"),
+    partial_update=extend_schema(summary="Change some of a well's details (operator or admin)"),
+    destroy=extend_schema(summary="Delete a well and its data (admin only)"),
+)
+@extend_schema(tags=["Wells"])
+class WellViewSet(viewsets.ModelViewSet):
+    """The wells registry. Reads need a viewer, writes an operator, deletes an admin."""
+
+    serializer_class = WellSerializer
+    lookup_field = "well_id"
+    lookup_value_regex = r"[A-Za-z0-9-]+"
+
+    def get_queryset(self):
+        wells = Well.objects.all()
+        params = self.request.query_params
+        if status := params.get("status"):
+            if status not in WellStatus.values:
+                raise serializers.ValidationError(
+                    {"status": f"Unknown status {status!r}; use one of {', '.join(WellStatus.values)}."}
+                )
+            wells = wells.filter(status=status)
+        if field := params.get("field"):
+            wells = wells.filter(field__iexact=field)
+        if search := params.get("search"):
+            wells = wells.filter(well_id__icontains=search) | wells.filter(name__icontains=search)
+        return wells
