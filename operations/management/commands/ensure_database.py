@@ -21,11 +21,15 @@ class Command(BaseCommand):
             connection = psycopg2.connect(dbname="postgres", **server)
         except psycopg2.OperationalError as error:
             raise CommandError(f"PostgreSQL does not answer at {db.get('HOST')}:{db.get('PORT')}: {error}") from error
+        # CREATE DATABASE cannot run in a transaction block (and `with connection` opens one).
         connection.autocommit = True
-        with connection, connection.cursor() as cursor:
-            cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
-            if cursor.fetchone():
-                self.stdout.write(f"Database {db['NAME']} exists.")
-                return
-            cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [db["NAME"]])
+                if cursor.fetchone():
+                    self.stdout.write(f"Database {db['NAME']} exists.")
+                    return
+                cursor.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(db["NAME"])))
+        finally:
+            connection.close()
         self.stdout.write(self.style.SUCCESS(f"Created database {db['NAME']}."))
