@@ -1,6 +1,7 @@
 """Start-up fails fast, naming the variable, when the environment is wrong."""
 
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -66,3 +67,11 @@ def test_it_passes_the_deployment_checklist_with_production_settings():
 def test_it_runs_without_a_secret_key_in_debug():
     result = manage("check", DEBUG="true")
     assert result.returncode == 0, result.stderr
+
+
+def test_env_example_lists_every_variable_the_settings_read():
+    settings_source = (PROJECT / "config" / "settings.py").read_text()
+    read = set(re.findall(r"""env_\w+\(\s*["']([A-Z_]+)["']""", settings_source))
+    listed = set(re.findall(r"^([A-Z_]+)=", (PROJECT / ".env.example").read_text(), flags=re.M))
+    assert read, "the settings read no variables?"
+    assert read - listed == set(), "missing from .env.example"
