@@ -1,0 +1,120 @@
+"""Efficiency and health scores of an ESP for one hour of telemetry, both 0–100.
+
+One definition, two forms: ``efficiency_score`` / ``health_score`` in Python (unit-testable, used by
+diagnostics and tests) and ``EFFICIENCY_SQL`` / ``HEALTH_SQL``, the same formulas as SQL expressions
+used by the ``well_performance_hourly`` relation. A test checks the two agree on generated inputs.
+
+Inputs are hourly averages (and the hourly maximum motor temperature) plus the well's own pump
+specification. A missing specification falls back to ``DEFAULT_SPECS``; a missing sensor (motor
+temperature or vibration not reported) costs no points, since it says nothing about the pump.
+
+Health starts at 100 and loses:
+- up to 40 points for motor temperature: nothing while the hour's maximum is below 80 % of the
+  motor's limit, rising linearly to 40 at the limit;
+- up to 35 points for vibration: nothing below half the limit, rising linearly to 35 at the limit;
+- up to 25 points for current far from nameplate: nothing within ±10 %, rising linearly to 25 at
+  ±50 % (an underloaded motor means gas or a broken shaft; an overloaded one, wear or viscosity).
+
+Efficiency is 60 points for where the delivered flow sits against the pump's recommended range
+plus 40 points for flow per ampere against the pump's design flow per ampere:
+- flow inside [min, max]: 60 × (1 − 0.3 × |flow − rated| / (max − min)) — best at the rated point;
+  below min: 42 × flow / min (down to 0 at no flow); above max: 42 × (1 − (flow − max) / max);
+- 40 × min(1, (flow / current) / (rated / nameplate current)); nothing when no current is drawn.
+"""
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PumpSpecs:
+    rated_flow_bpd: float
+    min_operating_flow_bpd: float
+    max_operating_flow_bpd: float
+    motor_nameplate_current_a: float
+    motor_temp_limit_c: float
+    vibration_limit_mm_s: float
+
+
+# Used where a well's specification is missing: a mid-size 538-series ESP, and the vibration limit
+# of ISO 10816 class II "unacceptable" (7.1 mm/s).
+DEFAULT_SPECS = PumpSpecs(
+    rated_flow_bpd=1500.0,
+    min_operating_flow_bpd=1000.0,
+    max_operating_flow_bpd=1900.0,
+    motor_nameplate_current_a=55.0,
+    motor_temp_limit_c=150.0,
+    vibration_limit_mm_s=7.1,
+)
+
+
+def _clamp(value, low=0.0, high=1.0):
+    return max(low, min(high, value))
+
+
+def health_score(specs, *, avg_motor_current, max_motor_temp=None, avg_vibration=None):
+    """0–100; 100 is a pump running cool, smooth and at nameplate current."""
+    penalty = 0.0
+    if max_motor_temp is not None:
+        penalty += 40 * _clamp((max_motor_temp / specs.motor_temp_limit_c - 0.8) / 0.2)
+    if avg_vibration is not None:
+        penalty += 35 * _clamp((avg_vibration / specs.vibration_limit_mm_s - 0.5) / 0.5)
+    if avg_motor_current is not None:
+        deviation = abs(avg_motor_current - specs.motor_nameplate_current_a) / specs.motor_nameplate_current_a
+        penalty += 25 * _clamp((deviation - 0.1) / 0.4)
+    return _clamp(100 - penalty, 0, 100)
+
+
+def efficiency_score(specs, *, avg_flow_rate, avg_motor_current):
+    """0–100; 100 is a pump delivering its rated flow at its design flow per ampere."""
+    rated, low, high = specs.rated_flow_bpd, specs.min_operating_flow_bpd, specs.max_operating_flow_bpd
+    flow = avg_flow_rate
+    if flow < low:
+        placement = 42 * _clamp(flow / low) if low > 0 else 0.0
+    elif flow > high:
+        placement = 42 * _clamp(1 - (flow - high) / high)
+    else:
+        placement = 60 * (1 - 0.3 * abs(flow - rated) / (high - low)) if high > low else 60.0
+    if avg_motor_current and avg_motor_current > 0:
+        design = rated / specs.motor_nameplate_current_a
+        delivery = 40 * _clamp((flow / avg_motor_current) / design)
+    else:
+        delivery = 0.0
+    return _clamp(placement + delivery, 0, 100)
+
+
+def _sql_clamp(expression):
+    return f"LEAST(1.0, GREATEST(0.0, {expression}))"
+
+
+# The same formulas over columns: h = an hourly rollup row, s = the well's specs with defaults
+# applied (see SPECS_SQL). NULL sensors cost nothing (COALESCE(…, 0) on each penalty).
+HEALTH_SQL = (
+    "LEAST(100.0, GREATEST(0.0, 100.0"
+    f" - COALESCE(40 * {_sql_clamp('(h.max_motor_temp / s.motor_temp_limit_c - 0.8) / 0.2')}, 0)"
+    f" - COALESCE(35 * {_sql_clamp('(h.avg_vibration / s.vibration_limit_mm_s - 0.5) / 0.5')}, 0)"
+    " - COALESCE(25 * "
+    + _sql_clamp("(ABS(h.avg_motor_current - s.motor_nameplate_current_a) / s.motor_nameplate_current_a - 0.1) / 0.4")
+    + ", 0)))"
+)
+
+EFFICIENCY_SQL = (
+    "LEAST(100.0, GREATEST(0.0,"
+    " CASE"
+    "  WHEN h.avg_flow_rate < s.min_operating_flow_bpd THEN"
+    f"   CASE WHEN s.min_operating_flow_bpd > 0 THEN 42 * {_sql_clamp('h.avg_flow_rate / s.min_operating_flow_bpd')}"
+    "   ELSE 0 END"
+    "  WHEN h.avg_flow_rate > s.max_operating_flow_bpd THEN"
+    f"   42 * {_sql_clamp('1 - (h.avg_flow_rate - s.max_operating_flow_bpd) / s.max_operating_flow_bpd')}"
+    "  WHEN s.max_operating_flow_bpd > s.min_operating_flow_bpd THEN"
+    "   60 * (1 - 0.3 * ABS(h.avg_flow_rate - s.rated_flow_bpd)"
+    "         / (s.max_operating_flow_bpd - s.min_operating_flow_bpd))"
+    "  ELSE 60 END"
+    " + CASE WHEN h.avg_motor_current > 0 THEN 40 * "
+    + _sql_clamp("(h.avg_flow_rate / h.avg_motor_current) / (s.rated_flow_bpd / s.motor_nameplate_current_a)")
+    + " ELSE 0 END))"
+)
+
+# The well's specification with DEFAULT_SPECS filled in for anything missing, as columns of "s".
+SPECS_SQL = ", ".join(
+    f"COALESCE(w.{name}, {getattr(DEFAULT_SPECS, name)}) AS {name}" for name in PumpSpecs.__dataclass_fields__
+)
