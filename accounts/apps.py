@@ -6,3 +6,7 @@ from django.apps import AppConfig
 class AccountsConfig(AppConfig):
     name = "accounts"
     verbose_name = "Accounts"
+
+    def ready(self):
+        # Connect the receivers that revoke tokens and audit account changes made anywhere.
+        from accounts import signals  # noqa: F401

@@ -7,6 +7,11 @@ The matrix:
 
 Anonymous requests get 401 (the JWT authenticator supplies the WWW-Authenticate header);
 authenticated users without the role get 403.
+
+Every API view names what it needs with ``permission_classes``: ``RolePermission`` (with
+``required_roles`` per method), ``IsViewer``, ``IsOperator``, ``IsAdmin``, ``IsSignedIn`` for a caller's
+own session whatever their role, or DRF's ``AllowAny`` for the sign-in endpoints and the API docs.
+tests/accounts/test_permission_matrix.py holds the whole matrix, endpoint by endpoint.
 """
 
 from rest_framework.permissions import SAFE_METHODS, BasePermission
@@ -49,10 +54,22 @@ class IsViewer(RolePermission):
 
 
 class IsOperator(RolePermission):
+    """Operators and admins, whatever the method."""
+
     def required_role(self, request, view):
         return Role.OPERATOR
 
 
 class IsAdmin(RolePermission):
+    """Admins only, whatever the method."""
+
     def required_role(self, request, view):
         return Role.ADMIN
+
+
+class IsSignedIn(BasePermission):
+    """Any signed-in active user, with or without a role: for a caller's own session (me, logout)."""
+
+    def has_permission(self, request, view):
+        user = request.user
+        return bool(user and user.is_authenticated and user.is_active)

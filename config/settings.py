@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Lets the audit trail name the caller, IP and user agent of account changes made deep in signals.
+    "accounts.audit.AuditRequestMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -158,7 +160,8 @@ SILENCED_SYSTEM_CHECKS = [] if SECURE_HSTS_PRELOAD else ["security.W021"]
 # --- REST API ------------------------------------------------------------------------------------
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework_simplejwt.authentication.JWTAuthentication",
+        # simplejwt's checks plus logout (Redis denylist) and revocation (per-user token epoch).
+        "accounts.authentication.PlatformJWTAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["accounts.permissions.RolePermission"],
@@ -178,6 +181,16 @@ SIMPLE_JWT = {
     "SIGNING_KEY": SECRET_KEY,
     "AUTH_HEADER_TYPES": ("Bearer",),
 }
+
+# Sign-in brute-force protection (policy in accounts/throttling.py): refused sign-ins are counted in
+# fixed windows; a username or an IP that reaches its limit is locked until its window ends.
+# Policy rather than deployment values, so not read from the environment.
+LOGIN_FAILURE_WINDOW_SECONDS = 15 * 60
+LOGIN_MAX_FAILURES_PER_USERNAME = 5
+LOGIN_MAX_FAILURES_PER_IP = 20
+# How many reverse proxies in front of the app append to X-Forwarded-For. 0: the caller is REMOTE_ADDR.
+# Sign-in throttling and the audit log use it to tell callers apart; set it to 1 behind one proxy.
+TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ESP Surveillance Platform API",
@@ -201,7 +214,6 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
-
 # --- MQTT ----------------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", schemes=("mqtt", "mqtts"))
 MQTT_TOPIC = env_str("MQTT_TOPIC", "esp/+/telemetry")

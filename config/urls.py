@@ -12,6 +12,7 @@ from drf_spectacular.views import (
 from operations.views import health
 
 api_v1 = [
+    path("", include("accounts.api.urls")),
     path("", include("wells.api.urls")),
     path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="schema-yaml"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema-json"),

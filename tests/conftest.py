@@ -4,7 +4,7 @@ import pytest
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
-from tests.factories import UserFactory, WellFactory
+from tests.factories import TEST_PASSWORD, UserFactory, WellFactory
 
 
 @pytest.fixture(autouse=True)
@@ -60,6 +60,32 @@ def operator_client(operator):
 @pytest.fixture
 def admin_client_api(admin_user):
     return _client_for(admin_user)
+
+
+@pytest.fixture
+def sign_in(db):
+    """Signs a user in through POST /api/v1/auth/login and returns the response body (real tokens)."""
+
+    def _sign_in(user, password=TEST_PASSWORD):
+        response = APIClient().post(
+            "/api/v1/auth/login", {"username": user.username, "password": password}, format="json"
+        )
+        assert response.status_code == 200, response.json()
+        return response.json()
+
+    return _sign_in
+
+
+@pytest.fixture
+def bearer_client(sign_in):
+    """An API client for ``user`` that sends a real access token, as integrations do."""
+
+    def _bearer_client(user):
+        client = APIClient()
+        client.credentials(HTTP_AUTHORIZATION=f"Bearer {sign_in(user)['access_token']}")
+        return client
+
+    return _bearer_client
 
 
 @pytest.fixture

@@ -1,6 +1,8 @@
 from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
+from accounts.permissions import RolePermission
+from accounts.roles import Role
 from wells.api.serializers import WellSerializer
 from wells.models import Well, WellStatus
 
@@ -24,6 +26,14 @@ from wells.models import Well, WellStatus
 class WellViewSet(viewsets.ModelViewSet):
     """The wells registry. Reads need a viewer, writes an operator, deletes an admin."""
 
+    permission_classes = [RolePermission]
+    required_roles = {
+        "GET": Role.VIEWER,
+        "POST": Role.OPERATOR,
+        "PUT": Role.OPERATOR,
+        "PATCH": Role.OPERATOR,
+        "DELETE": Role.ADMIN,
+    }
     serializer_class = WellSerializer
     lookup_field = "well_id"
     lookup_value_regex = r"[A-Za-z0-9-]+"

@@ -1,0 +1,280 @@
+"""The auth API: sign in, refresh, sign out, who am I, user management and the audit log.
+
+Views parse the body and shape the answer; the work is in ``accounts.signin``, ``accounts.tokens``
+and ``accounts.users``.
+"""
+
+import dataclasses
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework.permissions import AllowAny
+from rest_framework.response import Response
+from rest_framework.views import APIView
+from rest_framework_simplejwt.exceptions import TokenError
+
+from accounts import audit, signin, tokens
+from accounts.api.serializers import (
+    AuditFilterSerializer,
+    AuthEventSerializer,
+    CredentialsSerializer,
+    ErrorSerializer,
+    LoginResponseSerializer,
+    RefreshTokenSerializer,
+    TokenPairSerializer,
+    UserAccountSerializer,
+    UserCreateSerializer,
+    UserUpdateSerializer,
+)
+from accounts.models import AuthEvent, AuthEventKind
+from accounts.permissions import IsAdmin, IsSignedIn
+from accounts.roles import role_of
+
+INVALID_CREDENTIALS = "Invalid username or password"
+REFRESH_REFUSED = "Invalid, expired or already used refresh token"
+BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+
+# Example values for the docs. They are placeholders, not working tokens.
+ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiJ9.<access-claims>.<signature>"
+REFRESH_EXAMPLE = "eyJhbGciOiJIUzI1NiJ9.<refresh-claims>.<signature>"
+TOKEN_PAIR_EXAMPLE = {
+    "access_token": ACCESS_EXAMPLE,
+    "refresh_token": REFRESH_EXAMPLE,
+    "token_type": "Bearer",
+    "expires_in": 900,
+}
+USER_EXAMPLE = {
+    "id": 7,
+    "username": "omar_operator",
+    "email": "omar@example.com",
+    "role": "operator",
+    "is_active": True,
+    "last_login": "2025-06-01T08:15:00Z",
+    "date_joined": "2025-03-14T10:00:00Z",
+}
+BAD_REQUEST = OpenApiResponse(
+    description="The body is not JSON, or a field is missing, of the wrong type or too long; "
+    'the answer names the field, e.g. {"username": ["This field is required."]}.'
+)
+NOT_SIGNED_IN = OpenApiResponse(description="No valid Bearer token (missing, expired, logged out or revoked).")
+NOT_ADMIN = OpenApiResponse(description="Signed in, but not an admin.")
+
+
+@extend_schema(
+    tags=["Auth"],
+    summary="Sign in with a username and password",
+    description=(
+        "Returns a short-lived access token and a refresh token. Wrong password and unknown user get the "
+        "same answer. Five refused sign-ins for a username within 15 minutes lock it for the rest of that "
+        "window (429 with Retry-After), as do twenty from one IP."
+    ),
+    request=CredentialsSerializer,
+    responses={
+        200: LoginResponseSerializer,
+        400: BAD_REQUEST,
+        401: ErrorSerializer,
+        429: OpenApiResponse(ErrorSerializer, description="Locked after too many refused sign-ins; see Retry-After."),
+    },
+    examples=[
+        OpenApiExample(
+            "Credentials", value={"username": "omar_operator", "password": "<your password>"}, request_only=True
+        ),
+        OpenApiExample(
+            "Signed in",
+            value={**TOKEN_PAIR_EXAMPLE, "user": {"id": 7, "username": "omar_operator", "role": "operator"}},
+            response_only=True,
+            status_codes=["200"],
+        ),
+        OpenApiExample("Refused", value={"error": INVALID_CREDENTIALS}, response_only=True, status_codes=["401"]),
+        OpenApiExample(
+            "Locked",
+            value={"error": "Too many failed sign-ins. Try again in 840 seconds."},
+            response_only=True,
+            status_codes=["429"],
+        ),
+    ],
+)
+class LoginView(APIView):
+    authentication_classes = []  # a stale token in the header must not stand in the way of signing in
+    permission_classes = [AllowAny]  # signing in is how a caller gets a role
+
+    def post(self, request):
+        credentials = CredentialsSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        try:
+            user, issued = signin.sign_in(request, **credentials.validated_data)
+        except signin.SignInThrottled as locked:
+            return Response(
+                {"error": f"Too many failed sign-ins. Try again in {locked.retry_after} seconds."},
+                status=status.HTTP_429_TOO_MANY_REQUESTS,
+                headers={"Retry-After": str(locked.retry_after)},
+            )
+        except signin.SignInRefused:
+            return Response(
+                {"error": INVALID_CREDENTIALS}, status=status.HTTP_401_UNAUTHORIZED, headers=BEARER_CHALLENGE
+            )
+        role = role_of(user)
+        body = {
+            **dataclasses.asdict(issued),
+            "user": {"id": user.pk, "username": user.get_username(), "role": role.group_name if role else None},
+        }
+        return Response(LoginResponseSerializer(body).data)
+
+
+@extend_schema(
+    tags=["Auth"],
+    summary="Exchange a refresh token for a new token pair",
+    description="The refresh token given is spent: using it a second time is refused with 401.",
+    request=RefreshTokenSerializer,
+    responses={200: TokenPairSerializer, 400: BAD_REQUEST, 401: ErrorSerializer},
+    examples=[
+        OpenApiExample("Refresh token", value={"refresh_token": REFRESH_EXAMPLE}, request_only=True),
+        OpenApiExample("New pair", value=TOKEN_PAIR_EXAMPLE, response_only=True, status_codes=["200"]),
+        OpenApiExample("Refused", value={"error": REFRESH_REFUSED}, response_only=True, status_codes=["401"]),
+    ],
+)
+class RefreshView(APIView):
+    authentication_classes = []  # the refresh token in the body is the credential
+    permission_classes = [AllowAny]  # the refresh token proves who the caller is
+
+    def post(self, request):
+        body = RefreshTokenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            user, issued = tokens.rotate(body.validated_data["refresh_token"])
+        except TokenError:
+            return Response({"error": REFRESH_REFUSED}, status=status.HTTP_401_UNAUTHORIZED, headers=BEARER_CHALLENGE)
+        audit.record(AuthEventKind.REFRESH, user=user, actor=user, request=request)
+        return Response(TokenPairSerializer(dataclasses.asdict(issued)).data)
+
+
+@extend_schema(
+    tags=["Auth"],
+    summary="Sign out: the access token used and the refresh token given stop working",
+    request=RefreshTokenSerializer,
+    responses={204: None, 400: BAD_REQUEST, 401: NOT_SIGNED_IN},
+    examples=[OpenApiExample("Refresh token", value={"refresh_token": REFRESH_EXAMPLE}, request_only=True)],
+)
+class LogoutView(APIView):
+    permission_classes = [IsSignedIn]  # anyone may end their own session, with or without a role
+
+    def post(self, request):
+        body = RefreshTokenSerializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        try:
+            tokens.log_out(request.user, request.auth, body.validated_data["refresh_token"])
+        except TokenError:
+            raise serializers.ValidationError({"refresh_token": ["This is not a refresh token of yours."]}) from None
+        audit.record(AuthEventKind.LOGOUT, user=request.user, request=request)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+@extend_schema(
+    tags=["Auth"],
+    summary="The signed-in user, with role and last sign-in",
+    responses={200: UserAccountSerializer, 401: NOT_SIGNED_IN},
+    examples=[OpenApiExample("Operator", value=USER_EXAMPLE, response_only=True)],
+)
+class MeView(APIView):
+    permission_classes = [IsSignedIn]  # a user without a role may still ask who they are
+
+    def get(self, request):
+        return Response(UserAccountSerializer(request.user).data)
+
+
+USER_CREATE_EXAMPLE = {
+    "username": "omar_operator",
+    "email": "omar@example.com",
+    "password": "<at least 12 characters, not common>",
+    "role": "operator",
+}
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="List users with their roles (admin)",
+        responses={200: UserAccountSerializer(many=True), 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        examples=[OpenApiExample("Users", value=USER_EXAMPLE, response_only=True)],
+    ),
+    create=extend_schema(
+        summary="Create a user with a role (admin)",
+        request=UserCreateSerializer,
+        responses={201: UserAccountSerializer, 400: BAD_REQUEST, 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        examples=[
+            OpenApiExample("New operator", value=USER_CREATE_EXAMPLE, request_only=True),
+            OpenApiExample("Created", value=USER_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
+    ),
+    retrieve=extend_schema(
+        summary="Get one user (admin)",
+        responses={200: UserAccountSerializer, 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        examples=[OpenApiExample("Operator", value=USER_EXAMPLE, response_only=True)],
+    ),
+    partial_update=extend_schema(
+        summary="Change a user's role, deactivate them or set their password (admin)",
+        description="Deactivating a user or setting their password revokes every token they hold.",
+        request=UserUpdateSerializer,
+        responses={200: UserAccountSerializer, 400: BAD_REQUEST, 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        examples=[
+            OpenApiExample("Promote to admin", value={"role": "admin"}, request_only=True),
+            OpenApiExample("Deactivate", value={"is_active": False}, request_only=True),
+            OpenApiExample("Updated", value={**USER_EXAMPLE, "role": "admin"}, response_only=True),
+        ],
+    ),
+)
+@extend_schema(tags=["Auth"])
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.CreateModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet,
+):
+    """User accounts. Users are deactivated, never deleted, so their audit trail keeps its meaning."""
+
+    permission_classes = [IsAdmin]
+    queryset = get_user_model().objects.prefetch_related("groups").order_by("username")
+    http_method_names = ["get", "post", "patch", "head", "options"]
+    lookup_value_regex = r"[0-9]+"
+
+    def get_serializer_class(self):
+        if self.action == "create":
+            return UserCreateSerializer
+        if self.action == "partial_update":
+            return UserUpdateSerializer
+        return UserAccountSerializer
+
+
+AUDIT_EXAMPLE = {
+    "id": 4211,
+    "timestamp": "2025-06-01T08:15:00Z",
+    "event": "login_failed",
+    "username": "omar_operator",
+    "actor": None,
+    "ip_address": "203.0.113.7",
+    "user_agent": "scada-bridge/2.1",
+    "details": {"reason": "wrong_password"},
+}
+
+
+@extend_schema(
+    tags=["Auth"],
+    summary="The sign-in audit log, newest first (admin)",
+    parameters=[AuditFilterSerializer],
+    responses={
+        200: AuthEventSerializer(many=True),
+        400: OpenApiResponse(description="A filter is invalid; the answer names it."),
+        401: NOT_SIGNED_IN,
+        403: NOT_ADMIN,
+    },
+    examples=[OpenApiExample("A refused sign-in", value=AUDIT_EXAMPLE, response_only=True)],
+)
+class AuditLogView(generics.ListAPIView):
+    permission_classes = [IsAdmin]
+    serializer_class = AuthEventSerializer
+
+    def get_queryset(self):
+        filters = AuditFilterSerializer(data=self.request.query_params)
+        filters.is_valid(raise_exception=True)
+        return AuthEvent.objects.select_related("actor").matching(**filters.validated_data)

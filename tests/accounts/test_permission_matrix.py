@@ -1,0 +1,171 @@
+"""Who may call what: every API endpoint × {anonymous, viewer, operator, admin}, with real Bearer tokens
+from POST /api/v1/auth/login.
+
+MATRIX is the permission matrix of the platform, one row per operation. A later issue that adds an
+endpoint adds its rows here; test_it_covers_every_endpoint fails until it does.
+"""
+
+import dataclasses
+from collections.abc import Callable
+
+import pytest
+from django.urls import URLPattern, URLResolver, get_resolver
+from drf_spectacular.generators import SchemaGenerator
+from rest_framework.test import APIClient
+from rest_framework.views import APIView
+
+from tests.accounts.auth_calls import NEW_PASSWORD, bearer, login
+from tests.factories import TEST_PASSWORD, UserFactory, WellFactory
+from wells.api.serializers import WELL_EXAMPLE
+
+pytestmark = pytest.mark.django_db
+
+CALLERS = ["anonymous", "viewer", "operator", "admin"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Scene:
+    """What a row's path and body may refer to: a well, a second user to act on, the caller's tokens."""
+
+    well_id: str
+    subject: object
+    caller_tokens: dict
+
+    def path_values(self):
+        return {"well_id": self.well_id, "id": self.subject.pk}
+
+
+@dataclasses.dataclass(frozen=True)
+class Row:
+    method: str
+    path: str  # as in the OpenAPI schema; {placeholders} come from Scene.path_values()
+    anonymous: int
+    viewer: int
+    operator: int
+    admin: int
+    body: dict | Callable[[Scene], dict] | None = None
+
+    def expected(self, caller):
+        return getattr(self, caller)
+
+    def url(self, scene):
+        return self.path.format(**scene.path_values())
+
+    def body_for(self, scene):
+        return self.body(scene) if callable(self.body) else self.body
+
+
+def a_new_well(scene):
+    return {**WELL_EXAMPLE, "well_id": "WELL-777"}
+
+
+def the_whole_well(scene):
+    return {**WELL_EXAMPLE, "well_id": scene.well_id}
+
+
+def subject_credentials(scene):
+    return {"username": scene.subject.username, "password": TEST_PASSWORD}
+
+
+def a_subject_refresh_token(scene):
+    return {"refresh_token": login(scene.subject.username).json()["refresh_token"]}
+
+
+def own_refresh_token(scene):
+    # Anonymous callers have none; they are refused before the body is read.
+    return {"refresh_token": scene.caller_tokens.get("refresh_token", "none")}
+
+
+def a_new_user(scene):
+    return {"username": "nora_new", "password": NEW_PASSWORD, "role": "viewer"}
+
+
+# fmt: off
+MATRIX = [
+    #   method    path                            anonymous viewer operator admin
+    Row("GET",    "/api/v1/wells/",                   401,   200,   200,   200),
+    Row("POST",   "/api/v1/wells/",                   401,   403,   201,   201, body=a_new_well),
+    Row("GET",    "/api/v1/wells/{well_id}/",         401,   200,   200,   200),
+    Row("PUT",    "/api/v1/wells/{well_id}/",         401,   403,   200,   200, body=the_whole_well),
+    Row("PATCH",  "/api/v1/wells/{well_id}/",         401,   403,   200,   200, body={"status": "maintenance"}),
+    Row("DELETE", "/api/v1/wells/{well_id}/",         401,   403,   403,   204),
+
+    Row("POST",   "/api/v1/auth/login",               200,   200,   200,   200, body=subject_credentials),
+    Row("POST",   "/api/v1/auth/refresh",             200,   200,   200,   200, body=a_subject_refresh_token),
+    Row("POST",   "/api/v1/auth/logout",              401,   204,   204,   204, body=own_refresh_token),
+    Row("GET",    "/api/v1/auth/me",                  401,   200,   200,   200),
+    Row("GET",    "/api/v1/auth/users",               401,   403,   403,   200),
+    Row("POST",   "/api/v1/auth/users",               401,   403,   403,   201, body=a_new_user),
+    Row("GET",    "/api/v1/auth/users/{id}",          401,   403,   403,   200),
+    Row("PATCH",  "/api/v1/auth/users/{id}",          401,   403,   403,   200, body={"role": "operator"}),
+    Row("GET",    "/api/v1/auth/audit",               401,   403,   403,   200),
+
+    # The API's own documentation is public.
+    Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),
+    Row("GET",    "/api/v1/openapi.json",             200,   200,   200,   200),
+    Row("GET",    "/api/v1/docs",                     200,   200,   200,   200),
+    Row("GET",    "/api/v1/redoc",                    200,   200,   200,   200),
+]
+# fmt: on
+
+# Served under /api/v1/ but not operations of the schema (they serve it).
+DOCUMENTATION_PATHS = {"/api/v1/openapi.yaml", "/api/v1/openapi.json", "/api/v1/docs", "/api/v1/redoc"}
+
+
+def set_the_scene(caller):
+    """The data every row needs, and the caller signed in through the real login endpoint."""
+    WellFactory(well_id="WELL-001")
+    subject = UserFactory(username="sam_subject", role="viewer")
+    caller_tokens = {}
+    if caller != "anonymous":
+        UserFactory(username=f"{caller}_caller", role=caller)
+        caller_tokens = login(f"{caller}_caller").json()
+    return Scene(well_id="WELL-001", subject=subject, caller_tokens=caller_tokens)
+
+
+@pytest.mark.parametrize(
+    ("row", "caller"),
+    [(row, caller) for row in MATRIX for caller in CALLERS],
+    ids=[f"{row.method} {row.path} as {caller}" for row in MATRIX for caller in CALLERS],
+)
+def test_it_answers_each_caller_as_the_matrix_says(row, caller):
+    scene = set_the_scene(caller)
+    headers = bearer(scene.caller_tokens["access_token"]) if scene.caller_tokens else {}
+    send = getattr(APIClient(), row.method.lower())
+    response = send(row.url(scene), row.body_for(scene), format="json", **headers)
+    assert response.status_code == row.expected(caller), response.content[:300]
+
+
+def documented_operations():
+    """(method, path) of every operation in the OpenAPI schema."""
+    schema = SchemaGenerator().get_schema(request=None, public=True)
+    return {(method.upper(), path) for path, operations in schema["paths"].items() for method in operations}
+
+
+def test_it_covers_every_endpoint():
+    in_matrix = {(row.method, row.path) for row in MATRIX}
+    api_operations = {(method, path) for method, path in documented_operations() if path.startswith("/api/")}
+    missing = api_operations - in_matrix
+    assert not missing, f"add rows to MATRIX for {sorted(missing)}"
+    stale = {(method, path) for method, path in in_matrix - api_operations if path not in DOCUMENTATION_PATHS}
+    assert not stale, f"MATRIX has rows for operations that no longer exist: {sorted(stale)}"
+
+
+def api_views(patterns=None, prefix=""):
+    """(route, view class) of every URL pattern, walking included URLconfs."""
+    for pattern in get_resolver().url_patterns if patterns is None else patterns:
+        route = prefix + str(pattern.pattern)
+        if isinstance(pattern, URLResolver):
+            yield from api_views(pattern.url_patterns, route)
+        elif isinstance(pattern, URLPattern):
+            yield route, getattr(pattern.callback, "cls", None) or getattr(pattern.callback, "view_class", None)
+
+
+def test_it_has_every_api_view_name_the_permission_it_needs():
+    # The project default (RolePermission) would silently apply to a view that forgets; make it explicit.
+    views = [(route, view) for route, view in api_views() if route.startswith("api/v1/")]
+    assert views
+    for route, view in views:
+        assert view is not None and issubclass(view, APIView), f"{route} is not a DRF view"
+        declared = any("permission_classes" in vars(klass) for klass in view.__mro__ if klass is not APIView)
+        assert declared, f"{route}: {view.__name__} must set permission_classes"
