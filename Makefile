@@ -46,14 +46,17 @@ test: venv services
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # `make bench`: the speed targets, as ratios against a baseline measured in the same run.
+# One file alone: make bench BENCH=tests/benchmarks/ingest.py
+bench: BENCH ?= tests/benchmarks
 bench: export DEBUG := false
 bench: export SECRET_KEY ?= bench-only-secret-key-not-for-any-deployment-0123456789
 bench: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
 bench: export SECURE_SSL_REDIRECT := false
 bench: export REDIS_URL ?= redis://127.0.0.1:6379/14
 bench: export WHITENOISE_USE_FINDERS := true
+bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/esp_bench
 bench: venv services
-	$(VENV)/bin/pytest tests/benchmarks -p no:cacheprovider -s -o addopts="" $(PYTEST_ARGS)
+	$(VENV)/bin/pytest $(BENCH) -p no:cacheprovider -s -o addopts="" -o python_files="*.py" $(PYTEST_ARGS)
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

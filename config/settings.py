@@ -99,6 +99,18 @@ DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # server can load it.
 TIMESERIES_BACKEND = env_choice("TIMESERIES_BACKEND", "auto", ("auto", "timescaledb", "postgres"))
 
+# Telemetry storage and ingestion (telemetry/storage, telemetry/ingest.py). Raw readings older than the
+# retention window are dropped (whole partitions or chunks) and refused at ingest; TimescaleDB compresses
+# chunks older than TELEMETRY_COMPRESS_AFTER_DAYS. One batch holds at most TELEMETRY_BATCH_MAX readings
+# in at most TELEMETRY_BATCH_MAX_BYTES of JSON (about 330 bytes a reading, so 10 MiB leaves room).
+TELEMETRY_RETENTION_DAYS = env_int("TELEMETRY_RETENTION_DAYS", 365, minimum=2)
+TELEMETRY_COMPRESS_AFTER_DAYS = env_int("TELEMETRY_COMPRESS_AFTER_DAYS", 7, minimum=1)
+TELEMETRY_BATCH_MAX = env_int("TELEMETRY_BATCH_MAX", 10_000, minimum=1)
+TELEMETRY_BATCH_MAX_BYTES = env_int("TELEMETRY_BATCH_MAX_BYTES", 10 * 1024 * 1024, minimum=1024)
+# Django refuses to read bigger request bodies; it must let a full telemetry batch through. The ingest
+# views answer 413 themselves before reading anything larger than their own limit.
+DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, TELEMETRY_BATCH_MAX_BYTES)
+
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
 CACHES = {
     "default": {
@@ -214,6 +226,12 @@ CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
+# Periodic tasks (copied into django-celery-beat's tables on start, where admins can re-time them).
+CELERY_BEAT_SCHEDULE = {
+    # Daily partitions ahead and retention drops (PostgreSQL), policy intervals (TimescaleDB).
+    "telemetry-maintain-storage": {"task": "telemetry.tasks.maintain_storage", "schedule": timedelta(hours=1)},
+}
+
 # --- MQTT ----------------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", schemes=("mqtt", "mqtts"))
 MQTT_TOPIC = env_str("MQTT_TOPIC", "esp/+/telemetry")

@@ -6,6 +6,7 @@ endpoint adds its rows here; test_it_covers_every_endpoint fails until it does.
 """
 
 import dataclasses
+import datetime
 from collections.abc import Callable
 
 import pytest
@@ -76,6 +77,16 @@ def own_refresh_token(scene):
     return {"refresh_token": scene.caller_tokens.get("refresh_token", "none")}
 
 
+def a_reading(scene):
+    moment = datetime.datetime.now(datetime.UTC) - datetime.timedelta(minutes=1)
+    return {"well_id": scene.well_id, "timestamp": moment.isoformat(), "flow_rate": 1000.0, "pip": 1200.0,
+            "motor_current": 47.0}  # fmt: skip
+
+
+def a_batch(scene):
+    return {"readings": [a_reading(scene)]}
+
+
 def a_new_user(scene):
     return {"username": "nora_new", "password": NEW_PASSWORD, "role": "viewer"}
 
@@ -99,6 +110,9 @@ MATRIX = [
     Row("GET",    "/api/v1/auth/users/{id}",          401,   403,   403,   200),
     Row("PATCH",  "/api/v1/auth/users/{id}",          401,   403,   403,   200, body={"role": "operator"}),
     Row("GET",    "/api/v1/auth/audit",               401,   403,   403,   200),
+
+    Row("POST",   "/api/v1/telemetry/ingest",         401,   403,   201,   201, body=a_reading),
+    Row("POST",   "/api/v1/telemetry/batch",          401,   403,   201,   201, body=a_batch),
 
     # The API's own documentation is public.
     Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),

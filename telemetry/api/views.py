@@ -1,0 +1,147 @@
+"""HTTP ingestion: one reading or a batch, decoded and validated by ``telemetry.ingest`` (no DRF parsing).
+
+The views stay DRF APIViews so that JWT authentication, the operator role and the OpenAPI schema apply
+as everywhere else; they read ``request.body`` themselves and never touch ``request.data``.
+
+Status codes: 201 stored, 200 duplicate (single reading only), 400 malformed body or invalid readings
+(the body lists every bad reading by index and field; nothing is stored), 401 no/invalid token,
+403 not an operator or admin, 413 body larger than the limit (checked before reading it),
+415 not ``application/json``.
+"""
+
+import datetime
+
+from django.conf import settings
+from drf_spectacular.utils import OpenApiResponse, extend_schema
+from rest_framework import exceptions, status
+from rest_framework.parsers import JSONParser
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import IsOperator
+from telemetry.api import docs
+from telemetry.ingest import InvalidReadings, MalformedPayload, ingest_readings, parse_batch, parse_reading
+
+# A single reading is a few hundred bytes; anything near this is not one reading.
+SINGLE_READING_MAX_BYTES = 64 * 1024
+
+
+class PayloadTooLarge(exceptions.APIException):
+    status_code = status.HTTP_413_REQUEST_ENTITY_TOO_LARGE
+    default_code = "payload_too_large"
+
+
+def _json_body(request, max_bytes):
+    """The raw body, after checking its content type (415) and declared size (413) without reading it."""
+    media_type = (request.content_type or "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise exceptions.UnsupportedMediaType(media_type or "(none)")
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        raise exceptions.ParseError("Content-Length is not a number.") from None
+    if declared > max_bytes:
+        raise PayloadTooLarge(f"The body is {declared} bytes; at most {max_bytes} are accepted. Split the batch.")
+    return request.body
+
+
+def _rejection(error):
+    return Response(
+        {
+            "detail": f"{error}.",
+            "errors": error.errors,
+            "error_count": error.error_count,
+            "invalid_count": error.invalid_count,
+        },
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
+def _utc_text(moment):
+    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
+
+
+_COMMON_RESPONSES = {
+    400: OpenApiResponse(docs.TelemetryRejectionSerializer, description="Malformed body or invalid readings."),
+    401: OpenApiResponse(docs.TelemetryDetailSerializer, description="No or invalid Bearer token."),
+    403: OpenApiResponse(docs.TelemetryDetailSerializer, description="Needs the operator or admin role."),
+    413: OpenApiResponse(docs.TelemetryDetailSerializer, description="Body larger than the limit."),
+    415: OpenApiResponse(docs.TelemetryDetailSerializer, description="Content-Type is not application/json."),
+}
+
+
+@extend_schema(tags=["Telemetry"])
+class IngestReadingView(APIView):
+    """Store one reading, as a pump controller sends it."""
+
+    permission_classes = [IsOperator]
+    parser_classes = [JSONParser]  # for the schema's media type only; the body is decoded by telemetry.ingest
+
+    @extend_schema(
+        summary="Ingest one reading (operator or admin)",
+        description=(
+            "Stores one reading. A reading for a (well, timestamp) already stored is a duplicate: 200, "
+            "and the stored row is left unchanged."
+        ),
+        request=docs.TelemetryReadingSerializer,
+        responses={
+            201: OpenApiResponse(docs.TelemetryIngestedSerializer, description="Stored."),
+            200: OpenApiResponse(docs.TelemetryIngestedSerializer, description="Duplicate; nothing changed."),
+            **_COMMON_RESPONSES,
+        },
+        examples=docs.SINGLE_EXAMPLES,
+    )
+    def post(self, request):
+        body = _json_body(request, SINGLE_READING_MAX_BYTES)
+        try:
+            reading = parse_reading(body)
+            result = ingest_readings([reading])
+        except MalformedPayload as error:
+            raise exceptions.ParseError(str(error)) from None
+        except InvalidReadings as error:
+            return _rejection(error)
+        created = result.inserted == 1
+        return Response(
+            {
+                "status": "created" if created else "duplicate",
+                "well_id": reading.well_id,
+                "timestamp": _utc_text(reading.timestamp),
+            },
+            status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
+        )
+
+
+@extend_schema(tags=["Telemetry"])
+class IngestBatchView(APIView):
+    """Store a batch of readings, all or nothing."""
+
+    permission_classes = [IsOperator]
+    parser_classes = [JSONParser]  # for the schema's media type only; the body is decoded by telemetry.ingest
+
+    @extend_schema(
+        summary="Ingest a batch of readings (operator or admin)",
+        description=(
+            "Stores up to TELEMETRY_BATCH_MAX readings (10,000 by default) in one transaction. If any "
+            "reading is invalid nothing is stored and the 400 response lists every bad reading by index "
+            "and field (the first 100, with the total). Duplicates, against stored rows or within the batch, "
+            "are counted and left unchanged."
+        ),
+        request=docs.TelemetryBatchSerializer,
+        responses={
+            201: OpenApiResponse(docs.TelemetryBatchIngestedSerializer, description="Stored."),
+            **_COMMON_RESPONSES,
+        },
+        examples=docs.BATCH_EXAMPLES,
+    )
+    def post(self, request):
+        body = _json_body(request, settings.TELEMETRY_BATCH_MAX_BYTES)
+        try:
+            result = ingest_readings(parse_batch(body, max_readings=settings.TELEMETRY_BATCH_MAX))
+        except MalformedPayload as error:
+            raise exceptions.ParseError(str(error)) from None
+        except InvalidReadings as error:
+            return _rejection(error)
+        return Response(
+            {"received": result.received, "inserted": result.inserted, "duplicates": result.duplicates},
+            status=status.HTTP_201_CREATED,
+        )

@@ -1,0 +1,535 @@
+"""Telemetry ingestion: the one write path for readings, shared by HTTP, the MQTT bridge and the simulator.
+
+How to use it (from any caller):
+
+    readings = parse_batch(body)                 # HTTP batch: b'{"readings": [{...}, ...]}'
+    readings = [parse_reading(body)]             # HTTP single: b'{...}'
+    readings = parse_payload(body, well_id="WELL-001")   # MQTT: one object or an array; topic gives the well
+    readings = [ReadingIn(well_id=..., timestamp=aware_dt, flow_rate=..., pip=..., motor_current=...)]
+    result = ingest_readings(readings)           # -> IngestResult(received, inserted, duplicates)
+
+- ``parse_*`` decode bytes with msgspec and raise ``MalformedPayload`` only for body-level problems
+  (not JSON, wrong shape, too many readings). A reading of the wrong shape (missing field, wrong
+  type, unknown field) does not raise: it comes back in the list as a ``BadReading`` at its index,
+  so ``ingest_readings`` can report it together with every other bad reading.
+- ``ingest_readings`` checks the domain rules below without the ORM (one query resolves all wells),
+  then stores the batch in one transaction. **All or nothing**: if any reading is invalid it raises
+  ``InvalidReadings`` (``.errors``: the first ``MAX_REPORTED_ERRORS`` of
+  ``{"index", "field", "message"}``; ``.error_count``: how many in all) and stores nothing.
+- When it returns, the readings are committed (or, if the caller holds an open ``transaction.atomic``,
+  they commit with it). A reading whose (well, time) is already stored, or appears earlier in the same
+  batch, is a duplicate: counted in ``duplicates`` and the stored row is left unchanged. So retrying
+  an acknowledged batch (MQTT QoS 1 redelivery, HTTP retry after a timeout) is safe.
+- Every (well, UTC hour) that gained rows is written to ``ReadingChange`` in the same transaction
+  (the rollups' invalidation log; see ``telemetry.models.ReadingChange``).
+
+Domain rules (each violation names the reading's index and the field):
+- ``well_id`` must name a registered well (or, over MQTT, come from the topic);
+- ``timestamp`` must carry a time zone (``Z`` or an offset such as ``+03:00``; stored as UTC), be no more
+  than ``MAX_FUTURE`` ahead of the server clock, not before the well's install date (midnight in the
+  well's time zone), and not older than ``TELEMETRY_RETENTION_DAYS`` (it would be dropped);
+- ``flow_rate``, ``pip`` and ``motor_current`` are required; every metric must be a finite number
+  (no NaN/Infinity) within ``METRIC_BOUNDS``.
+
+Write path: COPY (binary format) into a temporary table, then one
+``INSERT … SELECT … ON CONFLICT (well_id, time) DO NOTHING RETURNING`` that also fills the change log;
+a single reading skips the temporary table and goes straight to the same INSERT.
+"""
+
+import datetime
+import io
+import json
+import math
+import re
+import struct
+import zoneinfo
+from dataclasses import dataclass
+
+import msgspec
+from django.conf import settings
+from django.db import connection, transaction
+
+from telemetry import storage
+from telemetry.storage.schema import READING_COLUMNS
+from wells.models import Well
+
+# How far ahead of the server clock a device's clock may be.
+MAX_FUTURE = datetime.timedelta(minutes=5)
+# How many individual errors a rejection lists (``error_count`` still counts all of them).
+MAX_REPORTED_ERRORS = 100
+
+# Physically possible ranges, inclusive: wider than any real ESP reaches, narrow enough to catch unit
+# mix-ups (kPa for psi, °F for °C) and broken sensors.
+FLOW_RATE_MAX_BPD = 100_000.0
+# Gauge pressures: -15 psi is just below full vacuum (-14.7 psig); 20,000 psi is beyond any ESP.
+PRESSURE_MIN_PSI = -15.0
+PRESSURE_MAX_PSI = 20_000.0
+MOTOR_CURRENT_MAX_A = 2_000.0
+MOTOR_TEMP_MIN_C = -40.0
+MOTOR_TEMP_MAX_C = 300.0
+VIBRATION_MAX_MM_S = 200.0
+
+# (field, lowest, highest, unit, required)
+METRIC_BOUNDS = (
+    ("flow_rate", 0.0, FLOW_RATE_MAX_BPD, "bbl/d", True),
+    ("pip", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", True),
+    ("casing_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
+    ("tubing_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
+    ("intake_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
+    ("discharge_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
+    ("motor_current", 0.0, MOTOR_CURRENT_MAX_A, "A", True),
+    ("motor_temp", MOTOR_TEMP_MIN_C, MOTOR_TEMP_MAX_C, "°C", False),
+    ("vibration", 0.0, VIBRATION_MAX_MM_S, "mm/s", False),
+)
+
+
+class ReadingIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
+    """One reading as a device sends it. Units as on ``telemetry.models.Reading``; unknown fields are refused.
+
+    ``well_id`` is the public well identifier (``WELL-001``); it may be left out over MQTT, where the
+    topic names the well. ``timestamp`` must be time-zone aware.
+    """
+
+    well_id: str | None = None
+    timestamp: datetime.datetime
+    flow_rate: float
+    pip: float
+    casing_pressure: float | None = None
+    tubing_pressure: float | None = None
+    intake_pressure: float | None = None
+    discharge_pressure: float | None = None
+    motor_current: float
+    motor_temp: float | None = None
+    vibration: float | None = None
+
+
+class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
+    readings: list[ReadingIn]
+
+
+class BadReading(msgspec.Struct, frozen=True):
+    """Stands in for a reading that could not be decoded, carrying why; ``ingest_readings`` reports it."""
+
+    field: str | None
+    message: str
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    received: int
+    inserted: int
+    duplicates: int
+
+
+class MalformedPayload(ValueError):
+    """The body as a whole is unusable (not JSON, wrong shape, too many readings); ``str()`` says why."""
+
+
+class InvalidReadings(ValueError):
+    """At least one reading broke a rule; nothing was stored.
+
+    ``errors``: up to MAX_REPORTED_ERRORS dicts ``{"index": int, "field": str | None, "message": str}``
+    in reading order; ``error_count``: all errors; ``invalid_count``: how many readings had any.
+    """
+
+    def __init__(self, errors, error_count, invalid_count):
+        self.errors = errors
+        self.error_count = error_count
+        self.invalid_count = invalid_count
+        super().__init__(f"{invalid_count} invalid reading(s), {error_count} error(s); nothing was stored")
+
+
+# --- Decoding ------------------------------------------------------------------------------------
+
+_batch_decoder = msgspec.json.Decoder(BatchIn)
+_reading_decoder = msgspec.json.Decoder(ReadingIn)
+_payload_decoder = msgspec.json.Decoder(ReadingIn | list[ReadingIn])
+
+_TYPE_WORDS = {
+    "float": "a number",
+    "str": "a string",
+    "int": "an integer",
+    "bool": "true/false",
+    "null": "null",
+    "object": "an object",
+    "array": "an array",
+    "datetime": "an RFC 3339 timestamp string",
+}
+_EXPECTED_GOT = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
+_AT_FIELD = re.compile(r" - at `\$\.([A-Za-z0-9_]+)`$")
+_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+
+
+def _bad_reading_from(error):
+    """Turns a msgspec ValidationError for one reading into a BadReading naming the field."""
+    text = str(error)
+    if "missing required field" in text:
+        return BadReading(_NAMED_FIELD.search(text).group(1), "required field is missing")
+    if "unknown field" in text:
+        return BadReading(_NAMED_FIELD.search(text).group(1), "unknown field")
+    at_field = _AT_FIELD.search(text)
+    field = at_field.group(1) if at_field else None
+    if expected := _EXPECTED_GOT.search(text):
+        wanted, got = (
+            " or ".join(_TYPE_WORDS.get(part, part) for part in name.split(" | ")) for name in expected.groups()
+        )
+        if field is None and wanted == "an object":
+            return BadReading(None, f"each reading must be a JSON object, got {got}")
+        return BadReading(field, f"must be {wanted}, got {got}")
+    if "RFC3339" in text:
+        return BadReading(field, "is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z")
+    return BadReading(field, _AT_FIELD.sub("", text))
+
+
+def _convert_one(item):
+    try:
+        return msgspec.convert(item, ReadingIn, strict=True)
+    except msgspec.ValidationError as error:
+        return _bad_reading_from(error)
+
+
+def _load_json(body):
+    """Parse with the standard library, which also accepts NaN/Infinity so they can be reported per field."""
+    if not body or not body.strip():
+        raise MalformedPayload("The body is empty; send a JSON document.")
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError as error:
+        raise MalformedPayload(f"Malformed JSON: {error.msg} at line {error.lineno} column {error.colno}.") from None
+    except UnicodeDecodeError:
+        raise MalformedPayload("Malformed JSON: the body is not UTF-8 text.") from None
+    except RecursionError:
+        raise MalformedPayload("Malformed JSON: nested too deeply.") from None
+
+
+def _check_count(readings, max_readings):
+    if max_readings is not None and len(readings) > max_readings:
+        raise MalformedPayload(f"A batch holds at most {max_readings} readings; this one has {len(readings)}.")
+    return readings
+
+
+def parse_batch(body, *, max_readings=None):
+    """Decode ``{"readings": [ ... ]}`` into a list of ReadingIn / BadReading (see module docstring).
+
+    Raises MalformedPayload for a body that is not that shape or holds more than ``max_readings``.
+    """
+    try:
+        return _check_count(_batch_decoder.decode(body).readings, max_readings)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass  # something is wrong; decode again slowly to say exactly what, for every reading
+    document = _load_json(body)
+    if not isinstance(document, dict) or not isinstance(document.get("readings"), list):
+        raise MalformedPayload('Expected a JSON object {"readings": [ ... ]} with a list of readings.')
+    if extra := sorted(set(document) - {"readings"}):
+        raise MalformedPayload(f"Unknown top-level field(s): {', '.join(extra)}; only 'readings' is accepted.")
+    return [_convert_one(item) for item in _check_count(document["readings"], max_readings)]
+
+
+def parse_reading(body):
+    """Decode one reading object into a ReadingIn, or a BadReading saying what is wrong with it.
+
+    Raises MalformedPayload when the body is not JSON or not a JSON object.
+    """
+    try:
+        return _reading_decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        pass
+    document = _load_json(body)
+    if not isinstance(document, dict):
+        raise MalformedPayload("Expected one reading as a JSON object.")
+    return _convert_one(document)
+
+
+def parse_payload(body, *, well_id):
+    """Decode an MQTT payload: one reading object or an array of them, for the well named in the topic.
+
+    A reading without ``well_id`` gets the topic's; one naming another well becomes a BadReading.
+    Raises MalformedPayload when the body is not JSON, nor an object or array.
+    """
+    try:
+        decoded = _payload_decoder.decode(body)
+        readings = decoded if isinstance(decoded, list) else [decoded]
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        document = _load_json(body)
+        if isinstance(document, dict):
+            document = [document]
+        if not isinstance(document, list):
+            raise MalformedPayload("Expected one reading as a JSON object, or an array of them.") from None
+        readings = [_convert_one(item) for item in document]
+    for index, reading in enumerate(readings):
+        if isinstance(reading, ReadingIn):
+            if reading.well_id is None:
+                reading.well_id = well_id
+            elif reading.well_id != well_id:
+                readings[index] = BadReading(
+                    "well_id", f"{reading.well_id!r} does not match the topic's well {well_id}"
+                )
+    return readings
+
+
+# --- Validation ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _KnownWell:
+    pk: int
+    first_valid_time: datetime.datetime  # install date at midnight, well-local time, in UTC
+    earliest_accepted: datetime.datetime  # the later of first_valid_time and the retention cut-off, UTC
+    install_date: datetime.date
+    timezone: str
+
+
+def _known_wells(public_ids, oldest):
+    """The registered wells among ``public_ids``, by public id. One query."""
+    if not public_ids:
+        return {}
+    rows = Well.objects.filter(well_id__in=public_ids).values_list("well_id", "pk", "install_date", "timezone")
+    wells = {}
+    for public_id, pk, install_date, timezone in rows:
+        local_midnight = datetime.datetime.combine(install_date, datetime.time.min, zoneinfo.ZoneInfo(timezone))
+        first_valid_time = local_midnight.astimezone(datetime.UTC)
+        wells[public_id] = _KnownWell(pk, first_valid_time, max(first_valid_time, oldest), install_date, timezone)
+    return wells
+
+
+def _metric_problems(reading):
+    for field, lowest, highest, unit, required in METRIC_BOUNDS:
+        value = getattr(reading, field)
+        if value is None:
+            if required:
+                yield field, "required field is missing"
+        elif type(value) not in (float, int):
+            yield field, f"must be a number, got {type(value).__name__}"
+        elif not math.isfinite(value):
+            yield field, f"must be a finite number, got {value}"
+        elif value < lowest:
+            if lowest == 0:
+                yield field, f"must not be negative, got {value} {unit}"
+            else:
+                yield field, f"must be at least {lowest:g} {unit}, got {value}"
+        elif value > highest:
+            yield field, f"must be at most {highest:,.0f} {unit}, got {value}"
+
+
+def _metrics_in_bounds(r):
+    """True when every metric is present where required, a number, finite and within METRIC_BOUNDS.
+
+    The common case, written out so a valid reading costs about a microsecond; comparisons with NaN
+    are false, so NaN fails here and ``_metric_problems`` explains it.
+    """
+    try:
+        return (
+            0.0 <= r.flow_rate <= FLOW_RATE_MAX_BPD
+            and PRESSURE_MIN_PSI <= r.pip <= PRESSURE_MAX_PSI
+            and 0.0 <= r.motor_current <= MOTOR_CURRENT_MAX_A
+            and (r.casing_pressure is None or PRESSURE_MIN_PSI <= r.casing_pressure <= PRESSURE_MAX_PSI)
+            and (r.tubing_pressure is None or PRESSURE_MIN_PSI <= r.tubing_pressure <= PRESSURE_MAX_PSI)
+            and (r.intake_pressure is None or PRESSURE_MIN_PSI <= r.intake_pressure <= PRESSURE_MAX_PSI)
+            and (r.discharge_pressure is None or PRESSURE_MIN_PSI <= r.discharge_pressure <= PRESSURE_MAX_PSI)
+            and (r.motor_temp is None or MOTOR_TEMP_MIN_C <= r.motor_temp <= MOTOR_TEMP_MAX_C)
+            and (r.vibration is None or 0.0 <= r.vibration <= VIBRATION_MAX_MM_S)
+        )
+    except TypeError:  # None where required, or not a number
+        return False
+
+
+def _reading_problems(reading, wells, latest, oldest):
+    """Every (field, message) wrong with one reading; the slow, explaining path."""
+    problems = []
+    well = None
+    if reading.well_id is None:
+        problems.append(("well_id", "required field is missing"))
+    elif type(reading.well_id) is not str:
+        problems.append(("well_id", "must be a string"))
+    elif (well := wells.get(reading.well_id)) is None:
+        problems.append(("well_id", f"unknown well {reading.well_id!r}"))
+
+    time = reading.timestamp
+    if not isinstance(time, datetime.datetime):
+        problems.append(("timestamp", "must be an RFC 3339 timestamp"))
+    elif time.utcoffset() is None:
+        problems.append(("timestamp", "has no time zone; send UTC with Z (2025-01-31T12:00:00Z) or an offset (+03:00)"))
+    elif time > latest:
+        problems.append(("timestamp", f"is more than {MAX_FUTURE.seconds // 60} minutes in the future"))
+    elif time < oldest:
+        problems.append(("timestamp", f"is older than the {settings.TELEMETRY_RETENTION_DAYS}-day retention window"))
+    elif well is not None and time < well.first_valid_time:
+        problems.append(("timestamp", f"is before the well's install date {well.install_date} ({well.timezone})"))
+
+    problems.extend(_metric_problems(reading))
+    return problems
+
+
+def _row_or_problems(reading, wells, latest, oldest):
+    """(row to store, None) for a valid reading, else (None, [(field, message), ...])."""
+    well = wells.get(reading.well_id) if type(reading.well_id) is str else None
+    time = reading.timestamp
+    if well is not None and isinstance(time, datetime.datetime) and time.utcoffset() is not None:
+        time = time.astimezone(datetime.UTC)
+        if well.earliest_accepted <= time <= latest and _metrics_in_bounds(reading):
+            return (
+                well.pk,
+                time,
+                reading.flow_rate,
+                reading.pip,
+                reading.casing_pressure,
+                reading.tubing_pressure,
+                reading.intake_pressure,
+                reading.discharge_pressure,
+                reading.motor_current,
+                reading.motor_temp,
+                reading.vibration,
+            ), None
+    return None, _reading_problems(reading, wells, latest, oldest) or [(None, "invalid reading")]
+
+
+def validate_readings(readings, *, now=None):
+    """Rows ready to store (well pk, UTC time, metrics…) for ``readings``; raises InvalidReadings if any is bad."""
+    now = now or datetime.datetime.now(datetime.UTC)
+    latest = now + MAX_FUTURE
+    oldest = now - datetime.timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
+    wells = _known_wells(
+        {r.well_id for r in readings if isinstance(r, ReadingIn) and isinstance(r.well_id, str)}, oldest
+    )
+    rows = []
+    errors = []
+    error_count = 0
+    invalid_count = 0
+    for index, reading in enumerate(readings):
+        if isinstance(reading, BadReading):
+            problems = [(reading.field, reading.message)]
+        elif isinstance(reading, ReadingIn):
+            row, problems = _row_or_problems(reading, wells, latest, oldest)
+            if row is not None:
+                rows.append(row)
+                continue
+        else:
+            problems = [(None, f"not a reading: {type(reading).__name__}")]
+        invalid_count += 1
+        error_count += len(problems)
+        for field, message in problems:
+            if len(errors) < MAX_REPORTED_ERRORS:
+                errors.append({"index": index, "field": field, "message": message})
+    if invalid_count:
+        raise InvalidReadings(errors, error_count, invalid_count)
+    return rows
+
+
+# --- Writing -------------------------------------------------------------------------------------
+
+_COLUMNS = ", ".join(f'"{name}"' for name in READING_COLUMNS)
+
+# A private, session-local landing table for one batch; dropped at commit at the latest.
+CREATE_INCOMING_TABLE = """
+CREATE TEMPORARY TABLE telemetry_incoming (
+    well_id bigint,
+    "time" timestamptz,
+    flow_rate double precision,
+    pip double precision,
+    casing_pressure double precision,
+    tubing_pressure double precision,
+    intake_pressure double precision,
+    discharge_pressure double precision,
+    motor_current double precision,
+    motor_temp double precision,
+    vibration double precision
+) ON COMMIT DROP
+"""
+
+# Bulk-loads the batch in PostgreSQL's binary COPY format (see _copy_binary).
+COPY_INTO_INCOMING = f"COPY telemetry_incoming ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+
+# Stores every reading whose (well, time) is new, keeps stored rows untouched (DO NOTHING, so a
+# duplicate never overwrites; within one batch the first occurrence wins), logs each (well, UTC hour)
+# that gained rows for the rollups, and answers how many rows were inserted. One statement, so the log
+# names exactly the hours that changed.
+_INSERT_NEW_READINGS_AND_LOG_HOURS = """
+WITH inserted AS (
+    INSERT INTO telemetry_reading ({columns})
+    {source}
+    ON CONFLICT (well_id, "time") DO NOTHING
+    RETURNING well_id, "time"
+), logged AS (
+    INSERT INTO telemetry_readingchange (well_id, hour)
+    SELECT DISTINCT well_id, date_trunc('hour', "time", 'UTC') FROM inserted
+)
+SELECT count(*) FROM inserted
+"""
+INSERT_FROM_INCOMING = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
+    columns=_COLUMNS, source=f"SELECT {_COLUMNS} FROM telemetry_incoming"
+)
+INSERT_ONE_READING = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
+    columns=_COLUMNS, source="VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+)
+
+# Drop now rather than at commit, so a caller's outer transaction can ingest again.
+DROP_INCOMING_TABLE = "DROP TABLE telemetry_incoming"
+
+
+# Binary COPY: a fixed header, then per row the field count and each field as (length, bytes) with
+# length -1 for NULL: bigint and float8 as 8 big-endian bytes, timestamptz as 8-byte microseconds since
+# 2000-01-01 UTC. About twice as fast to build and to load as the text format.
+_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
+_COPY_TRAILER = struct.pack(">h", -1)
+_POSTGRES_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
+_MICROSECOND = datetime.timedelta(microseconds=1)
+_ROW_START = (len(READING_COLUMNS), 8)  # field count, then the length of well_id
+_FULL_ROW = struct.Struct(">hiqiq" + "id" * 9)
+_row_formats = {}  # which metrics are NULL -> the Struct for such rows
+
+
+def _row_format(missing):
+    if missing not in _row_formats:
+        _row_formats[missing] = struct.Struct(">hiqiq" + "".join("i" if gone else "id" for gone in missing))
+    return _row_formats[missing]
+
+
+def _copy_binary(rows):
+    chunks = [_COPY_HEADER]
+    for well_pk, time, *metrics in rows:
+        microseconds = (time - _POSTGRES_EPOCH) // _MICROSECOND
+        if None in metrics:
+            values = [*_ROW_START, well_pk, 8, microseconds]
+            for value in metrics:
+                values.extend((-1,) if value is None else (8, value))
+            chunks.append(_row_format(tuple(value is None for value in metrics)).pack(*values))
+        else:  # the usual row, spelled out: about 3x faster than building the argument list
+            m = metrics
+            # fmt: off
+            chunks.append(_FULL_ROW.pack(
+                *_ROW_START, well_pk, 8, microseconds,
+                8, m[0], 8, m[1], 8, m[2], 8, m[3], 8, m[4], 8, m[5], 8, m[6], 8, m[7], 8, m[8],
+            ))
+            # fmt: on
+    chunks.append(_COPY_TRAILER)
+    return io.BytesIO(b"".join(chunks))
+
+
+def store_rows(rows):
+    """Write validated rows in one transaction; returns how many were new. Creates partitions as needed."""
+    if not rows:
+        return 0
+    storage.prepare_days({row[1].date() for row in rows})
+    with transaction.atomic(), connection.cursor() as cursor:
+        if len(rows) == 1:
+            cursor.execute(INSERT_ONE_READING, rows[0])
+            (inserted,) = cursor.fetchone()
+        else:
+            cursor.execute(CREATE_INCOMING_TABLE)
+            cursor.copy_expert(COPY_INTO_INCOMING, _copy_binary(rows))
+            cursor.execute(INSERT_FROM_INCOMING)
+            (inserted,) = cursor.fetchone()
+            cursor.execute(DROP_INCOMING_TABLE)
+    return inserted
+
+
+def ingest_readings(readings, *, now=None):
+    """Validate and store a batch, all or nothing. Returns IngestResult; raises InvalidReadings.
+
+    ``readings`` is a list of ReadingIn (or BadReading from the parse functions). ``now`` is the
+    server time the future/retention rules compare against (default: the clock). Costs one query for
+    the wells, at most a few for new partitions, and three to five statements for the write.
+    """
+    rows = validate_readings(readings, now=now)
+    inserted = store_rows(rows)
+    return IngestResult(received=len(readings), inserted=inserted, duplicates=len(readings) - inserted)

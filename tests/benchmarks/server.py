@@ -1,0 +1,50 @@
+"""A real HTTP server for benchmarks: gunicorn on a free loopback port, same environment."""
+
+import contextlib
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import requests
+
+PROJECT = Path(__file__).resolve().parents[2]
+
+
+def free_port():
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@contextlib.contextmanager
+def running_server(workers=2, threads=1):
+    """Yield the base URL of gunicorn serving the project; stops it afterwards."""
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+        cwd=PROJECT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(100):
+            with contextlib.suppress(requests.RequestException):
+                if requests.get(f"{base}/health", timeout=1).status_code == 200:
+                    break
+            time.sleep(0.1)
+        else:
+            raise RuntimeError("gunicorn did not start")
+        yield base, server
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+def bearer_token(base, username, password):
+    response = requests.post(f"{base}/api/v1/auth/login", json={"username": username, "password": password}, timeout=10)
+    response.raise_for_status()
+    return response.json()["access_token"]
