@@ -35,6 +35,7 @@ test: export SECRET_KEY ?= test-only-secret-key-not-for-any-deployment-012345678
 test: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
 test: export SECURE_SSL_REDIRECT := false
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
+test: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
 test: export WHITENOISE_USE_FINDERS := true
 test: venv services
 	$(VENV)/bin/ruff check .
@@ -54,6 +55,7 @@ bench: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
 bench: export SECURE_SSL_REDIRECT := false
 bench: export REDIS_URL ?= redis://127.0.0.1:6379/14
 bench: export WHITENOISE_USE_FINDERS := true
+bench: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/esp_bench
 bench: venv services
 	$(VENV)/bin/pytest $(BENCH) -p no:cacheprovider -s -o addopts="" -o python_files="*.py" $(PYTEST_ARGS)

@@ -111,6 +111,10 @@ TELEMETRY_BATCH_MAX_BYTES = env_int("TELEMETRY_BATCH_MAX_BYTES", 10 * 1024 * 102
 # views answer 413 themselves before reading anything larger than their own limit.
 DATA_UPLOAD_MAX_MEMORY_SIZE = max(2_621_440, TELEMETRY_BATCH_MAX_BYTES)
 
+# Rollups outlive raw readings: hourly rows for two years, daily rows forever (0 = keep forever).
+ROLLUP_HOURLY_RETENTION_DAYS = env_int("ROLLUP_HOURLY_RETENTION_DAYS", 730, minimum=1)
+ROLLUP_DAILY_RETENTION_DAYS = env_int("ROLLUP_DAILY_RETENTION_DAYS", 0, minimum=0)
+
 REDIS_URL = env_url("REDIS_URL", "redis://127.0.0.1:6379/0", schemes=("redis", "rediss", "unix"))
 CACHES = {
     "default": {
@@ -230,6 +234,9 @@ CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE = {
     # Daily partitions ahead and retention drops (PostgreSQL), policy intervals (TimescaleDB).
     "telemetry-maintain-storage": {"task": "telemetry.tasks.maintain_storage", "schedule": timedelta(hours=1)},
+    # Fold what ingestion changed into the rollups; reads are real time either way, this keeps them cheap.
+    "analytics-refresh-rollups": {"task": "analytics.refresh_rollups", "schedule": timedelta(minutes=1)},
+    "analytics-expire-rollups": {"task": "analytics.expire_rollups", "schedule": timedelta(days=1)},
 }
 
 # --- MQTT ----------------------------------------------------------------------------------------

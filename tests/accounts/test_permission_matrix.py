@@ -114,6 +114,14 @@ MATRIX = [
     Row("POST",   "/api/v1/telemetry/ingest",         401,   403,   201,   201, body=a_reading),
     Row("POST",   "/api/v1/telemetry/batch",          401,   403,   201,   201, body=a_batch),
 
+    Row("GET",    "/api/v1/analytics/telemetry/hourly/{well_id}", 401, 200, 200, 200),
+    Row("GET",    "/api/v1/analytics/telemetry/daily/{well_id}",  401, 200, 200, 200),
+    Row("GET",    "/api/v1/analytics/performance/{well_id}",      401, 200, 200, 200),
+    Row("GET",    "/api/v1/analytics/diagnostics/{well_id}",      401, 200, 200, 200),
+    Row("GET",    "/api/v1/analytics/overview",                   401, 200, 200, 200),
+    Row("GET",    "/api/v1/analytics/ranking/efficiency",         401, 200, 200, 200),
+    Row("GET",    "/api/v1/analytics/ranking/health",             401, 200, 200, 200),
+
     # The API's own documentation is public.
     Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),
     Row("GET",    "/api/v1/openapi.json",             200,   200,   200,   200),

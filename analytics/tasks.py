@@ -1,0 +1,17 @@
+"""Celery tasks of the analytics app: thin wrappers, scheduled by beat (see CELERY_BEAT_SCHEDULE)."""
+
+from celery import shared_task
+
+from analytics.rollups import expire_rollups, refresh_rollups
+
+
+@shared_task(name="analytics.refresh_rollups", ignore_result=True)
+def refresh_rollups_task():
+    """Fold what ingestion changed since the last run into the rollups (every minute)."""
+    return refresh_rollups()
+
+
+@shared_task(name="analytics.expire_rollups", ignore_result=True)
+def expire_rollups_task():
+    """Delete rollup rows past retention (daily; TimescaleDB's own policies do it there)."""
+    expire_rollups()
