@@ -1,6 +1,7 @@
 """Fixtures shared by every test: role users and API clients signed in as them."""
 
 import pytest
+from django.contrib.auth.models import User
 from django.core.cache import cache
 from rest_framework.test import APIClient
 
@@ -86,6 +87,14 @@ def bearer_client(sign_in):
         return client
 
     return _bearer_client
+
+
+@pytest.fixture
+def staff_client(client, db):
+    """A browser session of a superuser, for Django admin pages."""
+    engineer = User.objects.create_superuser("engineer", password="a-long-enough-password-1")
+    client.force_login(engineer)
+    return client
 
 
 @pytest.fixture

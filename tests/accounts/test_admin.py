@@ -10,13 +10,6 @@ from tests.factories import UserFactory
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def admin_site(client):
-    root = User.objects.create_superuser("root_admin", password="a-long-enough-password-1")
-    client.force_login(root)
-    return client
-
-
 def change_form(user, **changes):
     """The POST body of the admin's user change page, as the browser would send it unchanged."""
     body = {
@@ -35,51 +28,51 @@ def change_form(user, **changes):
     return {key: value for key, value in body.items() if value is not None}
 
 
-def test_it_shows_each_users_role_in_the_list_and_filters_by_it(admin_site, viewer, operator):
-    page = admin_site.get("/admin/auth/user/").content.decode()
+def test_it_shows_each_users_role_in_the_list_and_filters_by_it(staff_client, viewer, operator):
+    page = staff_client.get("/admin/auth/user/").content.decode()
     assert "vera_viewer" in page and "omar_operator" in page
     assert '<td class="field-role">viewer</td>' in page
-    page = admin_site.get("/admin/auth/user/", {"role": "operator"}).content.decode()
+    page = staff_client.get("/admin/auth/user/", {"role": "operator"}).content.decode()
     assert "omar_operator" in page and "vera_viewer" not in page
 
 
-def test_it_shows_the_current_role_on_the_change_page(admin_site, operator):
-    page = admin_site.get(f"/admin/auth/user/{operator.pk}/change/").content.decode()
+def test_it_shows_the_current_role_on_the_change_page(staff_client, operator):
+    page = staff_client.get(f"/admin/auth/user/{operator.pk}/change/").content.decode()
     assert "Platform role" in page
     assert '<option value="operator" selected>' in page
 
 
-def test_it_changes_the_role_from_the_change_page_and_audits_who_did_it(admin_site, viewer):
+def test_it_changes_the_role_from_the_change_page_and_audits_who_did_it(staff_client, viewer):
     other_group = Group.objects.create(name="field engineers")
     viewer.groups.add(other_group)
-    response = admin_site.post(f"/admin/auth/user/{viewer.pk}/change/", change_form(viewer, role="operator"))
+    response = staff_client.post(f"/admin/auth/user/{viewer.pk}/change/", change_form(viewer, role="operator"))
     assert response.status_code == 302, response.content.decode()[:2000]
     assert set(viewer.groups.values_list("name", flat=True)) == {"operator", "field engineers"}
     event = AuthEvent.objects.get(event="role_changed", username="vera_viewer")
     assert event.details == {"from": "viewer", "to": "operator"}
-    assert event.actor.username == "root_admin"
+    assert event.actor.username == "engineer"
 
 
-def test_it_refuses_a_lower_role_for_a_superuser(admin_site):
-    root = User.objects.get(username="root_admin")
+def test_it_refuses_a_lower_role_for_a_superuser(staff_client):
+    root = User.objects.get(username="engineer")
     body = change_form(root, role="viewer", is_superuser="on", is_staff="on")
-    page = admin_site.post(f"/admin/auth/user/{root.pk}/change/", body).content.decode()
+    page = staff_client.post(f"/admin/auth/user/{root.pk}/change/", body).content.decode()
     assert "A superuser is always an admin" in page
 
 
-def test_it_revokes_the_tokens_of_a_user_deactivated_in_admin(admin_site, viewer):
+def test_it_revokes_the_tokens_of_a_user_deactivated_in_admin(staff_client, viewer):
     session = login("vera_viewer").json()
-    response = admin_site.post(
+    response = staff_client.post(
         f"/admin/auth/user/{viewer.pk}/change/", change_form(viewer, role="viewer", is_active=None)
     )
     assert response.status_code == 302
     assert me(session["access_token"]).status_code == 401
-    assert AuthEvent.objects.filter(event="user_deactivated", actor__username="root_admin").exists()
+    assert AuthEvent.objects.filter(event="user_deactivated", actor__username="engineer").exists()
 
 
-def test_it_revokes_the_tokens_of_a_user_whose_password_is_set_in_admin(admin_site, viewer):
+def test_it_revokes_the_tokens_of_a_user_whose_password_is_set_in_admin(staff_client, viewer):
     session = login("vera_viewer").json()
-    response = admin_site.post(
+    response = staff_client.post(
         f"/admin/auth/user/{viewer.pk}/password/",
         {"password1": NEW_PASSWORD, "password2": NEW_PASSWORD, "usable_password": "true"},
     )
@@ -88,14 +81,14 @@ def test_it_revokes_the_tokens_of_a_user_whose_password_is_set_in_admin(admin_si
     assert login("vera_viewer", NEW_PASSWORD).status_code == 200
 
 
-def test_it_signs_a_user_out_everywhere_from_the_list(admin_site, viewer):
+def test_it_signs_a_user_out_everywhere_from_the_list(staff_client, viewer):
     session = login("vera_viewer").json()
-    admin_site.post("/admin/auth/user/", {"action": "revoke_tokens", "_selected_action": [viewer.pk]})
+    staff_client.post("/admin/auth/user/", {"action": "revoke_tokens", "_selected_action": [viewer.pk]})
     assert me(session["access_token"]).status_code == 401
 
 
-def test_it_adds_a_user_with_a_role(admin_site):
-    response = admin_site.post(
+def test_it_adds_a_user_with_a_role(staff_client):
+    response = staff_client.post(
         "/admin/auth/user/add/",
         {
             "username": "nora_new",
@@ -109,14 +102,14 @@ def test_it_adds_a_user_with_a_role(admin_site):
     assert login("nora_new", NEW_PASSWORD).json()["user"]["role"] == "viewer"
 
 
-def test_it_keeps_the_audit_log_read_only(admin_site, viewer):
+def test_it_keeps_the_audit_log_read_only(staff_client, viewer):
     login("vera_viewer", "wrong-password-0000")
     event = AuthEvent.objects.get(event="login_failed")
-    page = admin_site.get("/admin/accounts/authevent/", {"event__exact": "login_failed"}).content.decode()
+    page = staff_client.get("/admin/accounts/authevent/", {"event__exact": "login_failed"}).content.decode()
     assert "vera_viewer" in page and "By event" in page
-    assert admin_site.get("/admin/accounts/authevent/add/").status_code == 403
-    assert admin_site.post(f"/admin/accounts/authevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
-    detail = admin_site.get(f"/admin/accounts/authevent/{event.pk}/change/").content.decode()
+    assert staff_client.get("/admin/accounts/authevent/add/").status_code == 403
+    assert staff_client.post(f"/admin/accounts/authevent/{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    detail = staff_client.get(f"/admin/accounts/authevent/{event.pk}/change/").content.decode()
     assert 'name="_save"' not in detail
     assert AuthEvent.objects.filter(pk=event.pk).exists()
 

@@ -14,13 +14,6 @@ from tests.telemetry.conftest import batch_body, reading
 pytestmark = pytest.mark.django_db
 
 
-@pytest.fixture
-def staff_client(client):
-    user = User.objects.create_superuser("engineer", password="a-long-enough-password-1")
-    client.force_login(user)
-    return client
-
-
 def readings_url(well):
     return f"/admin/wells/well/{well.pk}/readings/"
 

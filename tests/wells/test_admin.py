@@ -1,16 +1,8 @@
 import pytest
-from django.contrib.auth.models import User
 
 from tests.factories import WellFactory
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def staff_client(client):
-    user = User.objects.create_superuser("engineer", password="a-long-enough-password-1")
-    client.force_login(user)
-    return client
 
 
 def test_it_renders_the_well_changelist_with_readable_columns(staff_client):
