@@ -87,6 +87,10 @@ def a_batch(scene):
     return {"readings": [a_reading(scene)]}
 
 
+def the_well_query(scene):
+    return {"well_id": scene.well_id}
+
+
 def a_new_user(scene):
     return {"username": "nora_new", "password": NEW_PASSWORD, "role": "viewer"}
 
@@ -113,6 +117,8 @@ MATRIX = [
 
     Row("POST",   "/api/v1/telemetry/ingest",         401,   403,   201,   201, body=a_reading),
     Row("POST",   "/api/v1/telemetry/batch",          401,   403,   201,   201, body=a_batch),
+    Row("GET",    "/api/v1/telemetry/readings",       401,   200,   200,   200, body=the_well_query),
+    Row("GET",    "/api/v1/telemetry/export.csv",     401,   200,   200,   200, body=the_well_query),
 
     Row("GET",    "/api/v1/analytics/telemetry/hourly/{well_id}", 401, 200, 200, 200),
     Row("GET",    "/api/v1/analytics/telemetry/daily/{well_id}",  401, 200, 200, 200),
