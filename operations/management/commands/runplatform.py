@@ -25,17 +25,13 @@ def platform_processes(port, simulate):
     python = sys.executable
     manage = [python, "manage.py"]
     processes = [
+        # Threaded workers: a long CSV export to a slow client must not hit the sync worker's 30 s
+        # timeout, and a slow client must not hold a whole worker.
         (
             "web",
             [
                 python,
-                "-m",
-                "gunicorn",
-                "config.wsgi",
-                "--bind",
-                f"127.0.0.1:{port}",
-                "--workers",
-                "2",
+                *f"-m gunicorn config.wsgi --bind 127.0.0.1:{port} --workers 2 --threads 4".split(),
                 "--access-logfile",
                 "-",
                 "--graceful-timeout",
