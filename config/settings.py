@@ -93,6 +93,9 @@ DATABASE_URL = env_url(
 )
 DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
 DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# No JIT: the platform's queries are short, and PostgreSQL's cost estimates over many partitions
+# made it JIT-compile reads that then took 300 ms instead of 3 (tests/benchmarks/analytics.py).
+DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
 
 # Which time-series storage the telemetry migrations build: TimescaleDB hypertables and continuous
 # aggregates, or plain PostgreSQL partitions and rollup tables. "auto" uses TimescaleDB when the
@@ -242,6 +245,14 @@ CELERY_BEAT_SCHEDULE = {
 # --- MQTT ----------------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", schemes=("mqtt", "mqtts"))
 MQTT_TOPIC = env_str("MQTT_TOPIC", "esp/+/telemetry")
+# The bridge (telemetry/mqtt_bridge.py) keeps a persistent session under a fixed client id, so the broker
+# holds messages published while it is down (for MQTT_SESSION_EXPIRY_SECONDS) and redelivers any it
+# had not acknowledged. Two bridges must not share a client id: the broker disconnects the older one.
+MQTT_CLIENT_ID = env_str("MQTT_CLIENT_ID", "esp-platform-mqtt-ingest")
+MQTT_SESSION_EXPIRY_SECONDS = env_int("MQTT_SESSION_EXPIRY_SECONDS", 86_400, minimum=0)
+# Messages are written together once they hold this many readings, or this many ms after the first.
+MQTT_BATCH_MAX_READINGS = env_int("MQTT_BATCH_MAX_READINGS", 5_000, minimum=1)
+MQTT_BATCH_WAIT_MS = env_int("MQTT_BATCH_WAIT_MS", 50, minimum=1)
 
 # --- Logging -------------------------------------------------------------------------------------
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()

@@ -19,6 +19,9 @@ from psycopg2 import sql
 from analytics.rollups import postgres, shared, timescaledb
 from telemetry.storage import backend as current_backend
 
+# How many refreshed hours make the change log worth vacuuming straight away.
+VACUUM_AFTER_HOURS = 10_000
+
 
 def create_rollups(cursor, backend):
     """Build the four relations for ``backend`` ('postgres' or 'timescaledb'); run by a migration."""
@@ -57,6 +60,10 @@ def refresh_rollups(start=None, end=None):
             return {"backend": "timescaledb"}
         with transaction.atomic():
             hours = postgres.refresh(cursor, settings.ANALYTICS_TIMEZONE, start, end)
+        if hours >= VACUUM_AFTER_HOURS and not connection.in_atomic_block:
+            # A big claim (a backfill) leaves the change log full of dead rows that the views scan
+            # on every read until autovacuum comes round; clear them now.
+            cursor.execute(postgres.VACUUM_CHANGES)
         return {"backend": "postgres", "hours": hours}
 
 

@@ -40,19 +40,59 @@ CREATE TABLE {name} (
 _hourly_list = ", ".join(f"m.{c}" for c in HOURLY_COLUMNS)
 _daily_list = ", ".join(f"m.{c}" for c in DAILY_COLUMNS)
 
+
+def _returns(columns, types):
+    return ", ".join(
+        f"{column} {types.get(column, 'double precision').removesuffix(' NOT NULL')}" for column in columns
+    )
+
+
+# One pending bucket aggregated from raw readings. PL/pgSQL on purpose: the views below call these
+# only for pending buckets, so a read that has none never plans the readings table, and one that
+# has some plans the few partitions its bucket touches — instead of planning a join over every
+# partition on every read (tens of milliseconds with a year of daily partitions).
+CREATE_HOURLY_FROM_RAW = f"""
+CREATE OR REPLACE FUNCTION telemetry_hourly_from_raw(p_well bigint, p_bucket timestamptz)
+RETURNS TABLE ({_returns(HOURLY_COLUMNS, _HOURLY_TYPES)})
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT {HOURLY_AGGREGATES}
+    FROM telemetry_reading r
+    WHERE r.well_id = p_well AND r.time >= p_bucket AND r.time < p_bucket + interval '1 hour'
+    HAVING count(*) > 0;
+END $$
+"""
+
+# A local day is 23 to 25 hours long; the range lets the index do the work and the date_trunc
+# equality keeps exactly that day's readings.
+CREATE_DAILY_FROM_RAW = f"""
+CREATE OR REPLACE FUNCTION telemetry_daily_from_raw(p_well bigint, p_day timestamptz, p_timezone text)
+RETURNS TABLE ({_returns(DAILY_COLUMNS, _DAILY_TYPES)})
+LANGUAGE plpgsql STABLE AS $$
+#variable_conflict use_column
+BEGIN
+    RETURN QUERY
+    SELECT {DAILY_AGGREGATES}
+    FROM telemetry_reading r
+    WHERE r.well_id = p_well AND r.time >= p_day AND r.time < p_day + interval '26 hours'
+      AND date_trunc('day', r.time, p_timezone) = p_day
+    HAVING count(*) > 0;
+END $$
+"""
+
 # Materialized rows whose bucket has no pending change, plus pending buckets computed from raw
 # readings. Filters on well_id and bucket reach both arms, so a read touches only its own rows.
 CREATE_HOURLY_VIEW = f"""
-CREATE VIEW telemetry_hourly AS
+CREATE OR REPLACE VIEW telemetry_hourly AS
 SELECT m.bucket, m.well_id, {_hourly_list}
 FROM {HOURLY_TABLE} m
 WHERE NOT EXISTS (SELECT 1 FROM {CHANGES} c WHERE c.well_id = m.well_id AND c.hour = m.bucket)
 UNION ALL
-SELECT p.bucket, p.well_id, {HOURLY_AGGREGATES}
+SELECT p.bucket, p.well_id, raw.*
 FROM (SELECT DISTINCT c.well_id, c.hour AS bucket FROM {CHANGES} c) p
-JOIN telemetry_reading r
-  ON r.well_id = p.well_id AND r.time >= p.bucket AND r.time < p.bucket + interval '1 hour'
-GROUP BY p.bucket, p.well_id
+CROSS JOIN LATERAL telemetry_hourly_from_raw(p.well_id, p.bucket) raw
 """
 
 # The local days that contain a changed hour. An hour can straddle two local days where the
@@ -64,39 +104,41 @@ SELECT c.well_id, date_trunc('day', c.hour + interval '1 hour' - interval '1 mic
 FROM telemetry_readingchange c
 """
 
-# A local day is 23 to 25 hours long; the range bound lets the readings index do the work and
-# the date_trunc equality keeps exactly that day's readings.
 CREATE_DAILY_VIEW = f"""
-CREATE VIEW telemetry_daily AS
+CREATE OR REPLACE VIEW telemetry_daily AS
 SELECT m.bucket, m.well_id, {_daily_list}
 FROM {DAILY_TABLE} m
 WHERE NOT EXISTS (
     SELECT 1 FROM ({_PENDING_DAYS}) p WHERE p.well_id = m.well_id AND p.bucket = m.bucket
 )
 UNION ALL
-SELECT p.bucket, p.well_id, {DAILY_AGGREGATES}
+SELECT p.bucket, p.well_id, raw.*
 FROM ({_PENDING_DAYS}) p
-JOIN telemetry_reading r
-  ON r.well_id = p.well_id AND r.time >= p.bucket AND r.time < p.bucket + interval '26 hours'
- AND date_trunc('day', r.time, {{tz}}) = p.bucket
-GROUP BY p.bucket, p.well_id
+CROSS JOIN LATERAL telemetry_daily_from_raw(p.well_id, p.bucket, {{tz}}) raw
 """
+
+
+def install_views(cursor, timezone):
+    """(Re)create the real-time views and the functions they call; safe to run again."""
+    cursor.execute(CREATE_HOURLY_FROM_RAW)
+    cursor.execute(CREATE_DAILY_FROM_RAW)
+    cursor.execute(CREATE_HOURLY_VIEW)
+    cursor.execute(sql.SQL(CREATE_DAILY_VIEW).format(tz=sql.Literal(timezone)))
 
 
 def create(cursor, timezone):
     """Build the rollup tables and views (run by the analytics migration)."""
-    tz = sql.Literal(timezone)
     cursor.execute(_table_ddl(HOURLY_TABLE, HOURLY_COLUMNS, _HOURLY_TYPES))
     cursor.execute(_table_ddl(DAILY_TABLE, DAILY_COLUMNS, _DAILY_TYPES))
     cursor.execute(f"CREATE INDEX {HOURLY_TABLE}_bucket ON {HOURLY_TABLE} (bucket)")
     cursor.execute(f"CREATE INDEX {DAILY_TABLE}_bucket ON {DAILY_TABLE} (bucket)")
-    cursor.execute(CREATE_HOURLY_VIEW)
-    cursor.execute(sql.SQL(CREATE_DAILY_VIEW).format(tz=tz))
+    install_views(cursor, timezone)
 
 
 def drop(cursor):
     cursor.execute(
         f"DROP VIEW IF EXISTS telemetry_daily; DROP VIEW IF EXISTS telemetry_hourly;"
+        f" DROP FUNCTION IF EXISTS telemetry_daily_from_raw; DROP FUNCTION IF EXISTS telemetry_hourly_from_raw;"
         f" DROP TABLE IF EXISTS {DAILY_TABLE}; DROP TABLE IF EXISTS {HOURLY_TABLE};"
     )
 
@@ -172,6 +214,8 @@ def refresh(cursor, timezone, start=None, end=None):
 
 
 NEWEST_MATERIALIZED = f"SELECT max(bucket) FROM {HOURLY_TABLE}"
+
+VACUUM_CHANGES = f"VACUUM (ANALYZE) {CHANGES}"
 
 DELETE_EXPIRED_HOURLY = f"DELETE FROM {HOURLY_TABLE} WHERE bucket < now() - %s * interval '1 day'"
 DELETE_EXPIRED_DAILY = f"DELETE FROM {DAILY_TABLE} WHERE bucket < now() - %s * interval '1 day'"
