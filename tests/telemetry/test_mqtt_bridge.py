@@ -117,13 +117,18 @@ def idle(bridge, seconds):
         bridge.step(0.05)
 
 
+def another_session():
+    """A second connection to the test database, to see only what the bridge has committed."""
+    settings = connection.settings_dict
+    return psycopg2.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"]
+    )
+
+
 def committed_reading_count():
     """Readings visible to another database session, i.e. committed."""
-    settings = connection.settings_dict
     with (
-        psycopg2.connect(
-            dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"]
-        ) as other,
+        another_session() as other,
         other.cursor() as cursor,
     ):
         cursor.execute("SELECT count(*) FROM telemetry_reading")
@@ -265,8 +270,7 @@ def test_it_reconnects_to_the_database_after_losing_its_connection(make_bridge, 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_backend_pid()")
         (pid,) = cursor.fetchone()
-    settings = connection.settings_dict
-    with psycopg2.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"]) as admin:
+    with another_session() as admin:
         admin.cursor().execute("SELECT pg_terminate_backend(%s)", [pid])
 
     wait_published([publish("WELL-001", reading("WELL-001", minutes_ago(now, 2)))])
