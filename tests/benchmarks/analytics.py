@@ -141,7 +141,7 @@ def fleet(django_db_setup, django_db_blocker):
         started = time.perf_counter()
         outcome = refresh_rollups()
         print(f"refresh after loading: {outcome} in {time.perf_counter() - started:.1f} s")
-        viewer, _ = User.objects.get_or_create(username="bench_viewer")
+        viewer, _ = User.objects.get_or_create(username="bench_analytics_viewer")
         viewer.set_password(BENCH_PASSWORD)
         viewer.save()
         viewer.groups.add(Group.objects.get(name="viewer"))
@@ -204,7 +204,7 @@ def test_analytics_from_rollups_against_raw(fleet, django_db_blocker):
     print(f"\n{'HTTP endpoint (gunicorn, 2 workers)':<36} {'p50 ms':>8} {'p95 ms':>8}")
     with running_server(workers=2) as (base, _):
         session = requests.Session()
-        session.headers["Authorization"] = f"Bearer {bearer_token(base, 'bench_viewer', BENCH_PASSWORD)}"
+        session.headers["Authorization"] = f"Bearer {bearer_token(base, 'bench_analytics_viewer', BENCH_PASSWORD)}"
         for label, path, params_for in endpoints:
             p50, p95 = time_http(
                 session, lambda path=path: f"{base}/api/v1/analytics/{path()}", params_for, HTTP_REQUESTS
