@@ -4,7 +4,7 @@ import time
 
 from django.conf import settings
 from django.utils import timezone
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
 from rest_framework.response import Response
@@ -25,6 +25,13 @@ STARTED_AT = time.monotonic()
             "uptime": serializers.IntegerField(help_text="Seconds since this process started."),
         },
     ),
+    examples=[
+        OpenApiExample(
+            "Up",
+            value={"status": "healthy", "timestamp": "2026-11-28T10:00:00Z", "version": "0.1.0", "uptime": 3600},
+            response_only=True,
+        )
+    ],
 )
 @api_view(["GET"])
 @authentication_classes([])

@@ -72,6 +72,93 @@ HOURLY_EXAMPLE = {
 }
 
 
+DAILY_EXAMPLE = {
+    "well_id": "WELL-001",
+    "days": 30,
+    "start": "2026-10-29T21:00:00Z",
+    "end": "2026-11-28T21:00:00Z",
+    "data": [
+        {
+            "bucket": "2026-11-27T21:00:00Z",
+            "local_date": "2026-11-28",
+            "avg_flow_rate": 1008.2,
+            "stddev_flow_rate": 14.6,
+            "avg_pip": 1182.0,
+            "avg_motor_current": 47.1,
+            "max_motor_current": 49.8,
+            "avg_motor_temp": 96.0,
+            "max_motor_temp": 101.3,
+            "avg_vibration": 1.7,
+            "max_vibration": 2.4,
+            "reading_count": 1440,
+            "uptime_fraction": 1.0,
+        }
+    ],
+    "count": 1,
+}
+
+PERFORMANCE_EXAMPLE = {
+    "well_id": "WELL-001",
+    "hours": 24,
+    "start": "2026-11-27T11:00:00Z",
+    "end": "2026-11-28T11:00:00Z",
+    "data": [
+        {
+            "bucket": "2026-11-28T10:00:00Z",
+            "efficiency_score": 96.9,
+            "health_score": 98.1,
+            "avg_flow_rate": 1012.4,
+            "avg_motor_current": 47.2,
+            "avg_motor_temp": 96.4,
+            "max_motor_temp": 98.0,
+            "avg_vibration": 1.8,
+            "reading_count": 60,
+        }
+    ],
+    "count": 1,
+}
+
+DIAGNOSTICS_EXAMPLE = {
+    "well_id": "WELL-003",
+    "days": 7,
+    "start": "2026-11-21T21:00:00Z",
+    "end": "2026-11-28T21:00:00Z",
+    "data": [
+        {
+            "bucket": "2026-11-27T21:00:00Z",
+            "local_date": "2026-11-28",
+            "severity": "critical",
+            "issue_count": 3,
+            "unique_issues": 1,
+            "issue_types": ["gas_lock"],
+        }
+    ],
+    "count": 1,
+}
+
+_LATEST_ROW = {
+    "well_id": "WELL-001",
+    "name": "Ghawar North 1",
+    "field": "Ghawar",
+    "status": "active",
+    "bucket": "2026-11-28T10:00:00Z",
+    "efficiency_score": 96.9,
+    "health_score": 98.1,
+    "avg_flow_rate": 1012.4,
+    "avg_motor_current": 47.2,
+    "avg_motor_temp": 96.4,
+    "max_motor_temp": 98.0,
+    "avg_vibration": 1.8,
+    "reading_count": 60,
+}
+OVERVIEW_EXAMPLE = {"wells": [_LATEST_ROW], "count": 1}
+RANKING_EXAMPLE = {"score": "efficiency", "order": "desc", "ranking": [{**_LATEST_ROW, "rank": 1}], "count": 1}
+
+
+def _example(title, value):
+    return [OpenApiExample(title, value=value, response_only=True)]
+
+
 class WellWindowView(APIView):
     """A GET of one well's rows over a window of buckets; subclasses name the params and the read."""
 
@@ -103,7 +190,7 @@ class WellWindowView(APIView):
     tags=["Analytics"],
     parameters=[HourlyParams],
     responses={200: _envelope("HourlyTelemetry", "hours"), 400: BAD_PARAMS, 404: NOT_FOUND},
-    examples=[OpenApiExample("Last hours of a well", value=HOURLY_EXAMPLE, response_only=True)],
+    examples=_example("Last hours of a well", HOURLY_EXAMPLE),
 )
 class HourlyTelemetryView(WellWindowView):
     params_class = HourlyParams
@@ -130,6 +217,7 @@ class _DiagnosticParams(DaysWindowParams):
     tags=["Analytics"],
     parameters=[_DailyParams],
     responses={200: _envelope("DailyTelemetry", "days"), 400: BAD_PARAMS, 404: NOT_FOUND},
+    examples=_example("Last days of a well", DAILY_EXAMPLE),
 )
 class DailyTelemetryView(WellWindowView):
     params_class = _DailyParams
@@ -145,6 +233,7 @@ class DailyTelemetryView(WellWindowView):
     tags=["Analytics"],
     parameters=[HoursWindowParams],
     responses={200: _envelope("WellPerformance", "hours"), 400: BAD_PARAMS, 404: NOT_FOUND},
+    examples=_example("Scored hours of a well", PERFORMANCE_EXAMPLE),
 )
 class PerformanceView(WellWindowView):
     def read(self, well, params):
@@ -157,6 +246,7 @@ class PerformanceView(WellWindowView):
     tags=["Analytics"],
     parameters=[_DiagnosticParams],
     responses={200: _envelope("DiagnosticSummary", "days"), 400: BAD_PARAMS, 404: NOT_FOUND},
+    examples=_example("A day with gas lock", DIAGNOSTICS_EXAMPLE),
 )
 class DiagnosticSummaryView(WellWindowView):
     params_class = _DiagnosticParams
@@ -174,6 +264,7 @@ class DiagnosticSummaryView(WellWindowView):
         "FleetOverview",
         {"wells": serializers.ListField(child=serializers.DictField()), "count": serializers.IntegerField()},
     ),
+    examples=_example("The fleet", OVERVIEW_EXAMPLE),
 )
 class OverviewView(APIView):
     permission_classes = [IsViewer]
@@ -215,14 +306,22 @@ _RANKING_RESPONSE = inline_serializer(
 
 
 @extend_schema(
-    summary="Wells ranked by efficiency", tags=["Analytics"], parameters=[RankingParams], responses=_RANKING_RESPONSE
+    summary="Wells ranked by efficiency",
+    tags=["Analytics"],
+    parameters=[RankingParams],
+    responses=_RANKING_RESPONSE,
+    examples=_example("Most efficient first", RANKING_EXAMPLE),
 )
 class EfficiencyRankingView(RankingView):
     score = "efficiency"
 
 
 @extend_schema(
-    summary="Wells ranked by health", tags=["Analytics"], parameters=[RankingParams], responses=_RANKING_RESPONSE
+    summary="Wells ranked by health",
+    tags=["Analytics"],
+    parameters=[RankingParams],
+    responses=_RANKING_RESPONSE,
+    examples=_example("Healthiest first", {**RANKING_EXAMPLE, "score": "health"}),
 )
 class HealthRankingView(RankingView):
     score = "health"

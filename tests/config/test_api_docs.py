@@ -1,3 +1,4 @@
+import json
 import re
 
 import pytest
@@ -14,12 +15,14 @@ def test_it_serves_the_schema_as_yaml_and_json(client):
     assert response.json()["openapi"].startswith("3.")
 
 
-def test_every_operation_has_a_summary_and_tags(client):
+def test_every_operation_has_a_summary_tags_and_examples(client):
     schema = client.get("/api/v1/openapi.json").json()
     for path, operations in schema["paths"].items():
         for method, operation in operations.items():
             assert operation.get("summary"), f"{method.upper()} {path} has no summary"
             assert operation.get("tags"), f"{method.upper()} {path} has no tags"
+            if method != "delete":  # a DELETE has no body to show
+                assert '"example' in json.dumps(operation), f"{method.upper()} {path} has no example"
 
 
 @pytest.mark.parametrize("url", ["/api/v1/docs", "/api/v1/redoc"])
