@@ -136,21 +136,9 @@ DIAGNOSTICS_EXAMPLE = {
     "count": 1,
 }
 
-_LATEST_ROW = {
-    "well_id": "WELL-001",
-    "name": "Ghawar North 1",
-    "field": "Ghawar",
-    "status": "active",
-    "bucket": "2026-11-28T10:00:00Z",
-    "efficiency_score": 96.9,
-    "health_score": 98.1,
-    "avg_flow_rate": 1012.4,
-    "avg_motor_current": 47.2,
-    "avg_motor_temp": 96.4,
-    "max_motor_temp": 98.0,
-    "avg_vibration": 1.8,
-    "reading_count": 60,
-}
+# A well's newest scored hour, as the overview and rankings list it.
+_LATEST_ROW = {"well_id": "WELL-001", "name": "Ghawar North 1", "field": "Ghawar", "status": "active",
+               **PERFORMANCE_EXAMPLE["data"][0]}  # fmt: skip
 OVERVIEW_EXAMPLE = {"wells": [_LATEST_ROW], "count": 1}
 RANKING_EXAMPLE = {"score": "efficiency", "order": "desc", "ranking": [{**_LATEST_ROW, "rank": 1}], "count": 1}
 
