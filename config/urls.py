@@ -9,6 +9,7 @@ from drf_spectacular.views import (
     SpectacularYAMLAPIView,
 )
 
+from accounts.forms import ThrottledAdminAuthenticationForm
 from operations.views import health
 
 api_v1 = [
@@ -28,6 +29,7 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
 ]
 
+admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = "ESP Surveillance Platform"
 admin.site.site_title = "ESP Surveillance"
 admin.site.index_title = "Wells, users and schedules"

@@ -6,7 +6,7 @@ import pytest
 
 from accounts.models import AuthEvent
 from tests.accounts.auth_calls import NEW_PASSWORD, USERS_URL, login
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -95,3 +95,29 @@ def test_it_audits_a_lock_once_not_every_hammered_attempt(viewer):
 def test_it_leaves_the_right_password_working_for_other_users(viewer, operator):
     fail("vera_viewer", 6)
     assert login("omar_operator", TEST_PASSWORD).status_code == 200
+
+
+def admin_sign_in(client, username, password):
+    return client.post("/admin/login/?next=/admin/", {"username": username, "password": password})
+
+
+def test_the_admin_sign_in_page_shares_the_lock(client):
+    UserFactory(username="eve_engineer", is_staff=True, is_superuser=True)
+    for _ in range(5):
+        assert (
+            "Please enter the correct username" in admin_sign_in(client, "eve_engineer", "wrong-guess").content.decode()
+        )
+    page = admin_sign_in(client, "eve_engineer", TEST_PASSWORD)
+    assert "Too many failed sign-ins" in page.content.decode()
+    assert "_auth_user_id" not in client.session  # the right password did not get in during the lock
+    assert login("eve_engineer").status_code == 429  # and the API refuses the same username
+
+
+def test_the_admin_sign_in_page_lets_the_right_password_in_after_the_window(client, settings):
+    settings.LOGIN_FAILURE_WINDOW_SECONDS = 1
+    UserFactory(username="eve_engineer", is_staff=True, is_superuser=True)
+    for _ in range(5):
+        admin_sign_in(client, "eve_engineer", "wrong-guess")
+    time.sleep(1.1)
+    assert admin_sign_in(client, "eve_engineer", TEST_PASSWORD).status_code == 302
+    assert client.session["_auth_user_id"]
