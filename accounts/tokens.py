@@ -159,3 +159,13 @@ def revoke_all_tokens(user, *, reason):
     user._state.fields_cache.pop("token_epoch", None)
     audit.record(AuthEventKind.TOKEN_REVOKED, user=user, details={"reason": reason, "refresh_tokens": len(blacklisted)})
     return len(blacklisted)
+
+
+def delete_expired_refresh_tokens():
+    """Forget refresh tokens (and their blacklist entries) past expiry; returns how many were deleted.
+
+    An expired refresh token is refused on its expiry alone, so its row only costs space; without
+    this the outstanding-token table grows by every sign-in for ever. Run daily by beat.
+    """
+    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted

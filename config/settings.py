@@ -240,6 +240,11 @@ CELERY_BEAT_SCHEDULE = {
     # Fold what ingestion changed into the rollups; reads are real time either way, this keeps them cheap.
     "analytics-refresh-rollups": {"task": "analytics.refresh_rollups", "schedule": timedelta(minutes=1)},
     "analytics-expire-rollups": {"task": "analytics.expire_rollups", "schedule": timedelta(days=1)},
+    # Refresh tokens past expiry (and their blacklist rows) are dead weight.
+    "accounts-delete-expired-refresh-tokens": {
+        "task": "accounts.delete_expired_refresh_tokens",
+        "schedule": timedelta(days=1),
+    },
 }
 
 # --- MQTT ----------------------------------------------------------------------------------------

@@ -6,8 +6,10 @@ import pytest
 from django.core.cache import cache
 from django.utils import timezone
 from rest_framework.test import APIClient
+from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
+from accounts.tasks import delete_expired_refresh_tokens_task
 from accounts.tokens import DENYLIST_KEY, EPOCH_CLAIM
 from tests.accounts.auth_calls import LOGOUT_URL, NEW_PASSWORD, USERS_URL, bearer, login, logout, me, refresh
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -171,3 +173,14 @@ def test_it_lets_a_user_without_a_role_sign_in_and_out_but_read_nothing(well):
     assert me(session["access_token"]).json()["role"] is None
     assert APIClient().get("/api/v1/wells/", **bearer(session["access_token"])).status_code == 403
     assert logout(session).status_code == 204
+
+
+def test_the_daily_cleanup_forgets_only_expired_refresh_tokens(viewer, tokens):
+    login("vera_viewer")  # a second session
+    expired = OutstandingToken.objects.filter(user=viewer).order_by("id").first()
+    expired.expires_at = timezone.now() - timedelta(seconds=1)
+    expired.save()
+    assert delete_expired_refresh_tokens_task() == 1
+    assert OutstandingToken.objects.filter(user=viewer).count() == 1
+    remaining = OutstandingToken.objects.get(user=viewer)
+    assert remaining.expires_at > timezone.now()
