@@ -40,6 +40,10 @@ class _WindowParams(serializers.Serializer):
             if start >= end:
                 raise serializers.ValidationError({"end": "end must be after start."})
             attrs["end"] = end
+            # The window is start/end, not a count of buckets: don't echo a default count back.
+            for count in ("hours", "days"):
+                if count in attrs:
+                    attrs[count] = None
         else:
             attrs["start"], attrs["end"] = self.last_buckets(attrs)
         return attrs

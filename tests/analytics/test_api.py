@@ -55,6 +55,7 @@ def test_it_answers_a_start_end_window_and_finer_buckets_from_raw(viewer_client,
     )
     assert response.status_code == 200
     assert response.json()["count"] == 8
+    assert response.json()["hours"] is None  # the window was start/end, not a number of hours
     assert {row["reading_count"] for row in response.json()["data"]} == {1}
 
 
