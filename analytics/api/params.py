@@ -73,9 +73,7 @@ class HourlyParams(HoursWindowParams):
 
 
 class DaysWindowParams(_WindowParams):
-    def __init__(self, *args, default_days=30, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.fields["days"] = serializers.IntegerField(default=default_days, min_value=1, max_value=MAX_DAYS)
+    days = serializers.IntegerField(default=30, min_value=1, max_value=MAX_DAYS)
 
     def last_buckets(self, attrs):
         """The last ``days`` local days in ANALYTICS_TIMEZONE, today included."""
@@ -84,6 +82,12 @@ class DaysWindowParams(_WindowParams):
         first = (today.date() - datetime.timedelta(days=attrs["days"] - 1), today.date() + datetime.timedelta(days=1))
         tz = today.tzinfo
         return tuple(datetime.datetime.combine(day, datetime.time(), tzinfo=tz) for day in first)
+
+
+class DiagnosticDaysParams(DaysWindowParams):
+    """A week by default: diagnostics are read for what happened lately."""
+
+    days = serializers.IntegerField(default=7, min_value=1, max_value=MAX_DAYS)
 
 
 class RankingParams(serializers.Serializer):

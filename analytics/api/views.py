@@ -16,6 +16,7 @@ from accounts.permissions import IsViewer
 from analytics import queries
 from analytics.api.params import (
     DaysWindowParams,
+    DiagnosticDaysParams,
     HourlyParams,
     HoursWindowParams,
     OverviewParams,
@@ -188,27 +189,17 @@ class HourlyTelemetryView(WellWindowView):
         return queries.hourly_telemetry(well, params["start"], params["end"], params["bucket"])
 
 
-class _DailyParams(DaysWindowParams):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, default_days=30, **kwargs)
-
-
-class _DiagnosticParams(DaysWindowParams):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, default_days=7, **kwargs)
-
-
 @extend_schema(
     summary="Daily telemetry of a well",
     description="One row per local day in ANALYTICS_TIMEZONE (`local_date`; `bucket` is that day's start in UTC), "
     "with the flow's standard deviation and the uptime fraction (share of readings with the motor running).",
     tags=["Analytics"],
-    parameters=[_DailyParams],
+    parameters=[DaysWindowParams],
     responses={200: _envelope("DailyTelemetry", "days"), 400: BAD_PARAMS, 404: NOT_FOUND},
     examples=_example("Last days of a well", DAILY_EXAMPLE),
 )
 class DailyTelemetryView(WellWindowView):
-    params_class = _DailyParams
+    params_class = DaysWindowParams
     echoed_params = ("days",)
 
     def read(self, well, params):
@@ -232,12 +223,12 @@ class PerformanceView(WellWindowView):
     summary="Daily diagnostic summary of a well",
     description="Per local day and severity: how many findings and of which types.",
     tags=["Analytics"],
-    parameters=[_DiagnosticParams],
+    parameters=[DiagnosticDaysParams],
     responses={200: _envelope("DiagnosticSummary", "days"), 400: BAD_PARAMS, 404: NOT_FOUND},
     examples=_example("A day with gas lock", DIAGNOSTICS_EXAMPLE),
 )
 class DiagnosticSummaryView(WellWindowView):
-    params_class = _DiagnosticParams
+    params_class = DiagnosticDaysParams
     echoed_params = ("days",)
 
     def read(self, well, params):

@@ -95,14 +95,22 @@ FROM (SELECT DISTINCT c.well_id, c.hour AS bucket FROM {CHANGES} c) p
 CROSS JOIN LATERAL telemetry_hourly_from_raw(p.well_id, p.bucket) raw
 """
 
-# The local days that contain a changed hour. An hour can straddle two local days where the
-# offset is not whole hours (India, Nepal), hence both ends.
-_PENDING_DAYS = """
-SELECT c.well_id, date_trunc('day', c.hour, {tz}) AS bucket FROM telemetry_readingchange c
+
+def _local_days_of_hours(relation, hour):
+    """SQL for the distinct (well_id, local day start) of the (well_id, ``hour``) rows of ``relation``.
+
+    An hour can straddle two local days where the offset is not whole hours (India, Nepal), hence
+    both ends of each hour. ``{tz}`` is left for the caller to bind.
+    """
+    return f"""
+SELECT well_id, date_trunc('day', {hour}, {{tz}}) AS bucket FROM {relation}
 UNION
-SELECT c.well_id, date_trunc('day', c.hour + interval '1 hour' - interval '1 microsecond', {tz})
-FROM telemetry_readingchange c
+SELECT well_id, date_trunc('day', {hour} + interval '1 hour' - interval '1 microsecond', {{tz}}) FROM {relation}
 """
+
+
+# The local days that contain a changed hour.
+_PENDING_DAYS = _local_days_of_hours(CHANGES, "hour")
 
 CREATE_DAILY_VIEW = f"""
 CREATE OR REPLACE VIEW telemetry_daily AS
@@ -163,12 +171,9 @@ UNION
 SELECT m.well_id, m.bucket FROM {HOURLY_TABLE} m WHERE m.bucket >= %(start)s AND m.bucket < %(end)s
 """
 
-REFRESH_DAYS_FROM_HOURS = """
-CREATE TEMP TABLE refresh_days ON COMMIT DROP AS
-SELECT well_id, date_trunc('day', bucket, {tz}) AS bucket FROM refresh_hours
-UNION
-SELECT well_id, date_trunc('day', bucket + interval '1 hour' - interval '1 microsecond', {tz}) FROM refresh_hours
-"""
+REFRESH_DAYS_FROM_HOURS = "CREATE TEMP TABLE refresh_days ON COMMIT DROP AS" + _local_days_of_hours(
+    "refresh_hours", "bucket"
+)
 
 REPLACE_HOURS = f"""
 DELETE FROM {HOURLY_TABLE} m USING refresh_hours p WHERE m.well_id = p.well_id AND m.bucket = p.bucket;
