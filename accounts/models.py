@@ -102,3 +102,21 @@ class TokenEpoch(models.Model):
 
     def __str__(self):
         return f"{self.user} epoch {self.epoch}"
+
+
+class LoggedOutAccessToken(models.Model):
+    """An access token its holder signed out with: refused from then until it expires on its own.
+
+    PostgreSQL keeps these rather than Redis, so neither a Redis outage nor a Redis restart without
+    persistence brings a logged-out token back. Authentication reads the row in the same query that
+    loads the user (``accounts.authentication``), so the check costs no extra round trip. Rows past
+    ``expires_at`` guard nothing and are deleted daily.
+    """
+
+    jti = models.CharField("token id", max_length=255, primary_key=True)
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
+    expires_at = models.DateTimeField(db_index=True, help_text="When the token would have expired anyway.")
+    logged_out_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self):
+        return f"{self.user} logged out token {self.jti}"

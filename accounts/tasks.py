@@ -2,9 +2,14 @@
 
 from celery import shared_task
 
-from accounts.tokens import delete_expired_refresh_tokens
+from accounts.tokens import delete_expired_logouts, delete_expired_refresh_tokens
 
 
 @shared_task(name="accounts.delete_expired_refresh_tokens", ignore_result=True)
 def delete_expired_refresh_tokens_task():
     return delete_expired_refresh_tokens()
+
+
+@shared_task(name="accounts.delete_expired_logouts", ignore_result=True)
+def delete_expired_logouts_task():
+    return delete_expired_logouts()

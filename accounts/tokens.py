@@ -4,17 +4,18 @@
   the user's token epoch (``accounts.models.TokenEpoch``); one from an older epoch is refused.
 - A refresh token (``REFRESH_TOKEN_LIFETIME``, 7 days) buys a new pair once: it is blacklisted when
   used (simplejwt's token_blacklist app), so presenting it again fails.
-- Logging out puts the access token's id on a denylist in the cache (Redis) until the token would
-  have expired anyway, and blacklists the refresh token.
+- Logging out records the access token's id in PostgreSQL (``LoggedOutAccessToken``) until the token
+  would have expired anyway, and blacklists the refresh token. Redis plays no part: a Redis outage or
+  flush can neither block authentication nor bring a logged-out token back.
 - Revoking all of a user's tokens bumps their epoch (every access token dies at once) and blacklists
   every refresh token they still hold.
 """
 
 import dataclasses
+import datetime
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.core.cache import cache
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -24,10 +25,9 @@ from rest_framework_simplejwt.token_blacklist.models import BlacklistedToken, Ou
 from rest_framework_simplejwt.tokens import RefreshToken, UntypedToken
 
 from accounts import audit
-from accounts.models import AuthEventKind, TokenEpoch
+from accounts.models import AuthEventKind, LoggedOutAccessToken, TokenEpoch
 
 EPOCH_CLAIM = "epoch"
-DENYLIST_KEY = "auth:denied-access-token:{jti}"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -125,15 +125,12 @@ def log_out(user, access_token, raw_refresh_token):
 
 def deny_access_token(access_token):
     """Refuses ``access_token`` from now until its expiry (after which it is refused anyway)."""
-    seconds_left = access_token["exp"] - int(timezone.now().timestamp())
-    if seconds_left > 0:
-        # +1: the token's expiry has whole-second resolution; never let the entry vanish first.
-        cache.set(DENYLIST_KEY.format(jti=access_token[api_settings.JTI_CLAIM]), 1, timeout=seconds_left + 1)
-
-
-def is_access_token_denied(access_token):
-    """True when the token was logged out. One cache (Redis) round trip."""
-    return cache.get(DENYLIST_KEY.format(jti=access_token[api_settings.JTI_CLAIM])) is not None
+    expires_at = datetime.datetime.fromtimestamp(access_token["exp"], tz=datetime.UTC)
+    if expires_at > timezone.now():
+        LoggedOutAccessToken.objects.get_or_create(
+            jti=access_token[api_settings.JTI_CLAIM],
+            defaults={"user_id": access_token[api_settings.USER_ID_CLAIM], "expires_at": expires_at},
+        )
 
 
 def is_current(access_token, epoch):
@@ -168,4 +165,10 @@ def delete_expired_refresh_tokens():
     this the outstanding-token table grows by every sign-in for ever. Run daily by beat.
     """
     deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
+    return deleted
+
+
+def delete_expired_logouts():
+    """Forget logged-out access tokens past their expiry (refused on expiry alone); returns how many. Daily."""
+    deleted, _ = LoggedOutAccessToken.objects.filter(expires_at__lte=timezone.now()).delete()
     return deleted

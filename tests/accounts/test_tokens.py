@@ -9,8 +9,9 @@ from rest_framework.test import APIClient
 from rest_framework_simplejwt.token_blacklist.models import OutstandingToken
 from rest_framework_simplejwt.tokens import AccessToken, RefreshToken
 
-from accounts.tasks import delete_expired_refresh_tokens_task
-from accounts.tokens import DENYLIST_KEY, EPOCH_CLAIM
+from accounts.models import LoggedOutAccessToken
+from accounts.tasks import delete_expired_logouts_task, delete_expired_refresh_tokens_task
+from accounts.tokens import EPOCH_CLAIM
 from tests.accounts.auth_calls import LOGOUT_URL, NEW_PASSWORD, USERS_URL, bearer, login, logout, me, refresh
 from tests.factories import TEST_PASSWORD, UserFactory
 
@@ -49,9 +50,20 @@ def test_it_keeps_the_users_other_sessions_after_logout(viewer, tokens):
 
 def test_it_keeps_logged_out_token_ids_only_until_the_token_expires(tokens):
     logout(tokens)
-    jti = AccessToken(tokens["access_token"])["jti"]
-    seconds_left = cache.ttl(DENYLIST_KEY.format(jti=jti))
-    assert 0 < seconds_left <= 15 * 60 + 1
+    access = AccessToken(tokens["access_token"])
+    logged_out = LoggedOutAccessToken.objects.get(jti=access["jti"])
+    assert logged_out.expires_at.timestamp() == access["exp"]
+    assert delete_expired_logouts_task() == 0  # not expired yet: still refused
+
+    LoggedOutAccessToken.objects.update(expires_at=timezone.now() - timedelta(seconds=1))
+    assert delete_expired_logouts_task() == 1
+    assert not LoggedOutAccessToken.objects.exists()
+
+
+def test_a_logged_out_token_stays_refused_after_redis_loses_everything(tokens):
+    logout(tokens)
+    cache.clear()  # what a Redis restart without persistence, or FLUSHALL, does
+    assert me(tokens["access_token"]).status_code == 401
 
 
 def test_it_logs_out_with_an_already_expired_refresh_token(viewer, tokens):
