@@ -19,14 +19,52 @@ The policy (numbers are settings, defaults in brackets):
 
 Counts live in the default cache (Redis), so every web replica sees the same numbers; if Redis is
 flushed the counts start again.
+
+**Without Redis** (refused, timed out, frozen) sign-in keeps working and stays throttled: the counts
+go to this process's own memory instead, and Redis is not asked again for ``REDIS_RETRY_AFTER_S``, so
+a hung Redis costs one short timeout per process, not one per request. Each web process then counts
+on its own, so an attacker gets at most (number of web processes) × the limits per window: brute
+force stays bounded, and nobody is locked out by an outage. Counts made in memory are not carried
+back into Redis when it returns.
 """
 
 import hashlib
+import logging
 import math
 import time
 
 from django.conf import settings
 from django.core.cache import cache
+from django.core.cache.backends.locmem import LocMemCache
+from django_redis.exceptions import ConnectionInterrupted
+from redis.exceptions import RedisError
+
+logger = logging.getLogger(__name__)
+
+# The wall clock that windows are measured on; tests replace it to move time without sleeping.
+clock = time.time
+
+# After Redis fails to answer, how long to count in process memory before asking it again.
+REDIS_RETRY_AFTER_S = 10.0
+_REDIS_ERRORS = (ConnectionInterrupted, RedisError, OSError)
+_in_process = LocMemCache("login-throttle", {"OPTIONS": {"MAX_ENTRIES": 100_000}})
+_redis_unavailable_until = 0.0
+
+
+def _store(operation, *args, **kwargs):
+    """Runs one cache ``operation`` on Redis, or on this process's memory while Redis is unavailable."""
+    global _redis_unavailable_until
+    if time.monotonic() >= _redis_unavailable_until:
+        try:
+            return getattr(cache, operation)(*args, **kwargs)
+        except _REDIS_ERRORS as error:
+            _redis_unavailable_until = time.monotonic() + REDIS_RETRY_AFTER_S
+            logger.warning(
+                "Sign-in throttle: Redis is unavailable (%s); counting in this process for %.0f s",
+                error,
+                REDIS_RETRY_AFTER_S,
+            )
+    return getattr(_in_process, operation)(*args, **kwargs)
 
 
 def _digest(text):
@@ -52,7 +90,7 @@ def _known_ip_key(username, ip):
 
 def _deciding_counts(username, ip):
     """The (key, limit) pairs that decide whether an attempt for ``username`` from ``ip`` may go ahead."""
-    from_known_ip = cache.get(_known_ip_key(username, ip)) is not None
+    from_known_ip = _store("get", _known_ip_key(username, ip)) is not None
     username_key = _pair_key(username, ip) if from_known_ip else _username_key(username)
     return [
         (username_key, settings.LOGIN_MAX_FAILURES_PER_USERNAME),
@@ -63,8 +101,8 @@ def _deciding_counts(username, ip):
 def seconds_until_allowed(username, ip):
     """0 when a sign-in attempt for ``username`` from ``ip`` may go ahead, else the seconds to wait (≥ 1)."""
     deciding = _deciding_counts(username, ip)
-    stored = cache.get_many([f"{key}:{part}" for key, _ in deciding for part in ("count", "ends")])
-    now = time.time()
+    stored = _store("get_many", [f"{key}:{part}" for key, _ in deciding for part in ("count", "ends")])
+    now = clock()
     wait = 0.0
     for key, limit in deciding:
         ends = stored.get(f"{key}:ends")
@@ -75,30 +113,34 @@ def seconds_until_allowed(username, ip):
 
 def first_attempt_during_lock(username, ip, retry_after):
     """True for the first locked attempt of ``username`` from ``ip`` in this lock, False for later ones."""
-    return cache.add(f"auth:login-lock-seen:{_digest(username)}:{ip}", 1, timeout=retry_after)
+    return _store("add", f"auth:login-lock-seen:{_digest(username)}:{ip}", 1, timeout=retry_after)
 
 
 def record_failure(username, ip):
     """Counts one refused sign-in against the username, the (username, IP) pair and the IP."""
     window = settings.LOGIN_FAILURE_WINDOW_SECONDS
+    now = clock()
     for key in (_username_key(username), _pair_key(username, ip), _ip_key(ip)):
+        ends = _store("get", f"{key}:ends")
+        if ends is not None and ends <= now:  # a window over by the clock that the cache has not expired yet
+            _store("delete_many", [f"{key}:ends", f"{key}:count"])
         # add() writes only when the key is absent: the first refusal opens the window.
-        cache.add(f"{key}:ends", time.time() + window, timeout=window)
-        cache.add(f"{key}:count", 0, timeout=window)
+        _store("add", f"{key}:ends", now + window, timeout=window)
+        _store("add", f"{key}:count", 0, timeout=window)
         try:
-            cache.incr(f"{key}:count")
+            _store("incr", f"{key}:count")
         except ValueError:  # the window closed between add() and incr()
-            cache.set(f"{key}:count", 1, timeout=window)
+            _store("set", f"{key}:count", 1, timeout=window)
 
 
 def record_success(username, ip):
     """Clears the username's refusals and remembers ``ip`` as one this user signs in from."""
     forget_failures(username, ip)
     lifetime = int(settings.SIMPLE_JWT["REFRESH_TOKEN_LIFETIME"].total_seconds())
-    cache.set(_known_ip_key(username, ip), 1, timeout=lifetime)
+    _store("set", _known_ip_key(username, ip), 1, timeout=lifetime)
 
 
 def forget_failures(username, ip=None):
     """Unlocks ``username`` (and its pair with ``ip``). The IP's own count stays: it may be attacking others."""
     keys = [_username_key(username)] + ([_pair_key(username, ip)] if ip is not None else [])
-    cache.delete_many([f"{key}:{part}" for key in keys for part in ("count", "ends")])
+    _store("delete_many", [f"{key}:{part}" for key in keys for part in ("count", "ends")])

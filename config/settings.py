@@ -124,7 +124,13 @@ CACHES = {
         "BACKEND": "django_redis.cache.RedisCache",
         "LOCATION": REDIS_URL,
         "KEY_PREFIX": env_str("CACHE_KEY_PREFIX", "esp"),
-        "OPTIONS": {"CLIENT_CLASS": "django_redis.client.DefaultClient"},
+        # Short timeouts: a refused or frozen Redis must cost a request milliseconds, not seconds
+        # (the sign-in throttle, the only request-path user, then counts in process memory).
+        "OPTIONS": {
+            "CLIENT_CLASS": "django_redis.client.DefaultClient",
+            "SOCKET_CONNECT_TIMEOUT": 0.25,
+            "SOCKET_TIMEOUT": 0.25,
+        },
     }
 }
 
@@ -240,11 +246,12 @@ CELERY_BEAT_SCHEDULE = {
     # Fold what ingestion changed into the rollups; reads are real time either way, this keeps them cheap.
     "analytics-refresh-rollups": {"task": "analytics.refresh_rollups", "schedule": timedelta(minutes=1)},
     "analytics-expire-rollups": {"task": "analytics.expire_rollups", "schedule": timedelta(days=1)},
-    # Refresh tokens past expiry (and their blacklist rows) are dead weight.
+    # Refresh tokens past expiry (and their blacklist rows), and logouts of expired access tokens, are dead weight.
     "accounts-delete-expired-refresh-tokens": {
         "task": "accounts.delete_expired_refresh_tokens",
         "schedule": timedelta(days=1),
     },
+    "accounts-delete-expired-logouts": {"task": "accounts.delete_expired_logouts", "schedule": timedelta(days=1)},
 }
 
 # --- MQTT ----------------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ import time
 
 import pytest
 
+from accounts import throttling
 from accounts.models import AuthEvent
 from tests.accounts.auth_calls import NEW_PASSWORD, USERS_URL, login
 from tests.factories import TEST_PASSWORD, UserFactory
@@ -12,6 +13,29 @@ pytestmark = pytest.mark.django_db
 
 ATTACKER = {"REMOTE_ADDR": "198.51.100.66"}
 OFFICE = {"REMOTE_ADDR": "203.0.113.10"}
+
+
+class FakeClock:
+    """The throttle's wall clock, moved by the test instead of by sleeping."""
+
+    def __init__(self):
+        self.now = time.time()
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock(monkeypatch):
+    fake = FakeClock()
+    monkeypatch.setattr(throttling, "clock", fake)
+    return fake
+
+
+WINDOW = 15 * 60
 
 
 def fail(username, times, **meta):
@@ -32,20 +56,27 @@ def test_it_locks_a_username_after_five_refusals_with_retry_after(viewer):
     assert login("vera_viewer").status_code == 429
 
 
-def test_it_lets_the_right_password_in_once_the_window_is_over(settings, viewer):
-    settings.LOGIN_FAILURE_WINDOW_SECONDS = 1
+def test_it_lets_the_right_password_in_once_the_window_is_over(clock, viewer):
     assert fail("vera_viewer", 6) == [401] * 5 + [429]
-    time.sleep(1.1)
+    clock.advance(WINDOW - 1)
+    assert login("vera_viewer").status_code == 429
+    clock.advance(1)
     assert login("vera_viewer").status_code == 200
 
 
-def test_it_does_not_extend_the_lock_for_attempts_made_during_it(settings, viewer):
-    settings.LOGIN_FAILURE_WINDOW_SECONDS = 2
+def test_it_does_not_extend_the_lock_for_attempts_made_during_it(clock, viewer):
     fail("vera_viewer", 5)
-    time.sleep(1)
+    clock.advance(WINDOW / 2)
     assert fail("vera_viewer", 10) == [429] * 10
-    time.sleep(1.1)
+    clock.advance(WINDOW / 2)
     assert login("vera_viewer").status_code == 200
+
+
+def test_a_refusal_after_the_window_opens_a_new_one(clock, viewer):
+    fail("vera_viewer", 5)
+    clock.advance(WINDOW)
+    assert fail("vera_viewer", 5) == [401] * 5  # counted afresh, not on top of the old window
+    assert login("vera_viewer").status_code == 429
 
 
 def test_it_counts_usernames_case_insensitively(viewer):
@@ -113,11 +144,10 @@ def test_the_admin_sign_in_page_shares_the_lock(client):
     assert login("eve_engineer").status_code == 429  # and the API refuses the same username
 
 
-def test_the_admin_sign_in_page_lets_the_right_password_in_after_the_window(client, settings):
-    settings.LOGIN_FAILURE_WINDOW_SECONDS = 1
+def test_the_admin_sign_in_page_lets_the_right_password_in_after_the_window(client, clock):
     UserFactory(username="eve_engineer", is_staff=True, is_superuser=True)
     for _ in range(5):
         admin_sign_in(client, "eve_engineer", "wrong-guess")
-    time.sleep(1.1)
+    clock.advance(WINDOW)
     assert admin_sign_in(client, "eve_engineer", TEST_PASSWORD).status_code == 302
     assert client.session["_auth_user_id"]
