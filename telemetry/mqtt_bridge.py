@@ -26,6 +26,14 @@ ends up in the readings table exactly once, or is refused with a logged reason:
 - **Database trouble is never acknowledged.** If validation or the write fails with a database error,
   nothing of the batch is acknowledged; the bridge drops the connection and retries the same batch with
   backoff (0.5 s doubling to 30 s), taking in no more than one batch meanwhile.
+- **A poison message is isolated, not retried for ever.** Any other exception while validating or
+  writing a batch (a bug, an input nobody foresaw) makes the bridge write that batch's messages one by
+  one: the message that raises again is logged with its traceback, counted in ``rejected`` and
+  acknowledged; the others are stored. An exception anywhere else in the loop is logged and counted
+  in ``unexpected_errors``, and the loop goes on: one message never stops the bridge.
+- **Stopping confirms its acknowledgements.** ``close()`` writes what it holds, acknowledges it, then
+  waits (briefly) for the broker to answer a harmless UNSUBSCRIBE: the broker handles a connection's
+  packets in order, so by then it has every PUBACK, and a restarted bridge gets nothing redelivered.
 
 Threads: paho's network loop runs in its own thread and only puts messages on a queue; the thread that
 calls ``step()`` / ``run()`` owns the Django database connection, parses, writes and acknowledges.
@@ -59,6 +67,10 @@ DB_RETRY_MAX_S = 30.0
 BROKER_RETRY_FIRST_S = 1
 BROKER_RETRY_MAX_S = 60
 KEEPALIVE_S = 30
+# How long close() waits for the broker to confirm it has the acknowledgements, and after an unexpected
+# error in the loop before going on, seconds.
+CLOSE_CONFIRM_S = 5.0
+UNEXPECTED_ERROR_PAUSE_S = 1.0
 # How many of a rejected message's errors the log line lists.
 LOGGED_ERRORS = 10
 
@@ -113,9 +125,10 @@ class BridgeCounters:
     readings: int = 0  # readings in messages that were stored
     stored: int = 0  # readings newly written to the table
     duplicates: int = 0  # readings already in the table (redeliveries, device retries)
-    rejected: int = 0  # messages refused: not JSON, an invalid reading, an unknown well
+    rejected: int = 0  # messages refused: not JSON, an invalid reading, an unknown well, a poison message
     flushes: int = 0  # batches committed
     database_errors: int = 0  # failed attempts to write a batch (nothing acknowledged; retried)
+    unexpected_errors: int = 0  # exceptions that were not a database error (logged with their traceback)
 
     def as_dict(self):
         return dataclasses.asdict(self)
@@ -172,6 +185,7 @@ class MqttBridge:
         self._retry_at = None  # after a database error: when to try the batch again
         self._retry_delay = DB_RETRY_FIRST_S
         self._stop = threading.Event()
+        self._unsubscribed = {}  # UNSUBSCRIBE packet id -> Event set when the broker answers it
         self._next_summary = time.monotonic() + summary_every_s
 
     # --- Broker connection (callbacks run in paho's network thread) ---------------------------------
@@ -187,6 +201,7 @@ class MqttBridge:
         client.on_connect_fail = self._on_connect_fail
         client.on_disconnect = self._on_disconnect
         client.on_subscribe = self._on_subscribe
+        client.on_unsubscribe = self._on_unsubscribe
         client.on_message = self._on_message
         properties = Properties(PacketTypes.CONNECT)
         properties.SessionExpiryInterval = self.session_expiry_s
@@ -227,6 +242,10 @@ class MqttBridge:
         logger.info("MQTT bridge: subscribed to %s", self.topic)
         self.subscribed.set()
 
+    def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties):
+        if (answered := self._unsubscribed.get(mid)) is not None:
+            answered.set()
+
     def _on_message(self, client, userdata, message):
         self._inbox.put((message.topic, message.payload, message.mid, message.qos, self._connection))
 
@@ -238,7 +257,12 @@ class MqttBridge:
             self.start()
         try:
             while not self._stop.is_set():
-                self.step()
+                try:
+                    self.step()
+                except Exception:
+                    self.counters.unexpected_errors += 1
+                    logger.exception("MQTT bridge: unexpected error; going on")
+                    self._stop.wait(UNEXPECTED_ERROR_PAUSE_S)
         finally:
             self.close()
 
@@ -306,6 +330,7 @@ class MqttBridge:
         except Exception as error:  # a payload must never crash the bridge, whatever is wrong with it
             logger.exception("MQTT bridge: could not decode a message on %s", topic)
             self._reject(message, f"could not be decoded: {error!r}")
+        logger.debug("MQTT bridge: took message %s on %s (%d readings)", mid, topic, len(message.readings))
         if not self._batch:
             self._batch_started = time.monotonic()
         self._batch.append(message)
@@ -348,13 +373,41 @@ class MqttBridge:
                 candidates = [m for m in candidates if not m.rejected]
         return []
 
+    def _write(self, messages):
+        """Validate and store the readings of ``messages`` in one transaction; (readings, newly stored)."""
+        rows = self._valid_rows(messages)
+        return len(rows), store_rows(rows)
+
+    def _write_one_by_one(self, messages):
+        """After an unexpected error: write each message alone, rejecting the ones that raise again."""
+        readings = inserted = 0
+        for message in messages:
+            try:
+                written, new = self._write([message])
+            except DatabaseError:
+                raise
+            except Exception as error:
+                self.counters.unexpected_errors += 1
+                logger.exception("MQTT bridge: message %s on %s could not be stored", message.mid, message.topic)
+                self._reject(message, f"could not be stored: {error!r}")
+                continue
+            readings += written
+            inserted += new
+        return readings, inserted
+
     def _flush(self):
-        """Write the batch in one transaction, then acknowledge its messages; on a database error, retry later."""
+        """Write the batch, then acknowledge its messages; on a database error, retry later."""
         messages = self._batch
         close_old_connections()  # a connection past DB_CONN_MAX_AGE or broken is replaced, not reused
         try:
-            rows = self._valid_rows(messages)
-            inserted = store_rows(rows)
+            try:
+                readings, inserted = self._write(messages)
+            except DatabaseError:
+                raise
+            except Exception:
+                self.counters.unexpected_errors += 1
+                logger.exception("MQTT bridge: writing %d message(s) failed; writing them one by one", len(messages))
+                readings, inserted = self._write_one_by_one(messages)
         except DatabaseError as error:
             self.counters.database_errors += 1
             logger.error(
@@ -371,9 +424,9 @@ class MqttBridge:
         self._retry_at = None
         self._retry_delay = DB_RETRY_FIRST_S
         self.counters.flushes += 1
-        self.counters.readings += len(rows)
+        self.counters.readings += readings
         self.counters.stored += inserted
-        self.counters.duplicates += len(rows) - inserted
+        self.counters.duplicates += readings - inserted
         self._batch = []
         self._batch_readings = 0
         self._batch_started = None
@@ -395,27 +448,47 @@ class MqttBridge:
         c = self.counters
         logger.info(
             "MQTT bridge: %d messages received, %d readings stored, %d duplicates, %d messages rejected, "
-            "%d flushes, %d database errors, %d unacknowledged",
+            "%d flushes, %d database errors, %d unexpected errors, %d unacknowledged",
             c.received,
             c.stored,
             c.duplicates,
             c.rejected,
             c.flushes,
             c.database_errors,
+            c.unexpected_errors,
             self.unacknowledged,
         )
+
+    def _confirm_acknowledgements(self):
+        """Wait until the broker has processed everything sent so far, PUBACKs included (True), or give up.
+
+        The broker answers a connection's packets in order, so the answer to an UNSUBSCRIBE sent now
+        (from a topic the bridge never subscribed to: it changes nothing) comes after the PUBACKs.
+        """
+        answered = threading.Event()
+        result, mid = self.client.unsubscribe(f"{self.client_id}/confirm-acknowledgements")
+        if result != mqtt.MQTT_ERR_SUCCESS:
+            return False
+        self._unsubscribed[mid] = answered
+        return answered.wait(CLOSE_CONFIRM_S)
 
     def close(self):
         """Write what has arrived (one attempt), acknowledge it, and disconnect. Safe to call twice."""
         self._stop.set()
         if self.client is None:
             return
-        with contextlib.suppress(queue.Empty):
-            while True:
-                self._take(*self._inbox.get_nowait())
-        if self._batch:
-            self._retry_at = None
-            self._flush()
+        try:
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._take(*self._inbox.get_nowait())
+            if self._batch:
+                self._retry_at = None
+                self._flush()
+            if not self._confirm_acknowledgements():
+                logger.warning("MQTT bridge: the broker did not confirm the last acknowledgements before stopping")
+        except Exception:  # stopping must finish: what was not acknowledged is redelivered on the next start
+            self.counters.unexpected_errors += 1
+            logger.exception("MQTT bridge: unexpected error while stopping")
         if self.unacknowledged:
             logger.warning(
                 "MQTT bridge: stopping with %d message(s) unacknowledged; the broker will redeliver them",

@@ -5,6 +5,7 @@ import contextlib
 import datetime
 import json
 import os
+import queue
 import signal
 import socket
 import subprocess
@@ -111,10 +112,16 @@ def run_until(bridge, condition, timeout=10.0):
         bridge.step(0.05)
 
 
-def idle(bridge, seconds):
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        bridge.step(0.05)
+def redelivered_before_a_new_message(bridge, publish, now):
+    """How many messages a bridge that just resumed its session takes before one published now.
+
+    The broker resends a session's unacknowledged messages first, so counting until a fresh marker
+    arrives tells without waiting an arbitrary time whether anything was left unacknowledged.
+    """
+    marker_time = now + datetime.timedelta(seconds=1)  # no test stores a reading this late
+    wait_published([publish("WELL-001", reading("WELL-001", marker_time))])
+    run_until(bridge, lambda: Reading.objects.filter(time=marker_time).exists())
+    return bridge.counters.received - 1
 
 
 def another_session():
@@ -184,8 +191,7 @@ def test_every_message_is_stored_exactly_once_and_acknowledged_only_after_commit
     # The broker got every PUBACK: a bridge resuming the session is handed nothing again.
     bridge.close()
     resumed = make_bridge()
-    idle(resumed, 1.0)
-    assert resumed.counters.received == 0
+    assert redelivered_before_a_new_message(resumed, publish, now) == 0
 
 
 def test_bad_payloads_are_logged_counted_and_acknowledged_and_later_messages_still_stored(
@@ -220,8 +226,89 @@ def test_bad_payloads_are_logged_counted_and_acknowledged_and_later_messages_sti
 
     bridge.close()
     resumed = make_bridge()
-    idle(resumed, 1.0)
-    assert resumed.counters.received == 0  # bad messages were acknowledged too: redelivery can't fix them
+    # Bad messages were acknowledged too: redelivery can't fix them.
+    assert redelivered_before_a_new_message(resumed, publish, now) == 0
+
+
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"])
+def test_a_timestamp_at_the_end_of_the_calendar_is_rejected_and_the_bridge_goes_on(
+    make_bridge, publish, well, now, timestamp
+):
+    bridge = make_bridge()
+    wait_published(
+        [
+            publish("WELL-001", {"timestamp": timestamp, "flow_rate": 1, "pip": 1, "motor_current": 1}),
+            publish("WELL-001", reading("WELL-001", minutes_ago(now, 1))),
+        ]
+    )
+    run_until(bridge, lambda: bridge.counters.received == 2 and bridge.unacknowledged == 0)
+    assert bridge.counters.rejected == 1
+    assert set(stored_readings()) == {("WELL-001", minutes_ago(now, 1))}
+    assert len(bridge.acks) == 2  # the bad one too: redelivering it could never make it valid
+
+
+def test_a_message_that_makes_the_write_raise_is_rejected_alone_and_the_rest_stored(
+    make_bridge, publish, well, now, monkeypatch, caplog
+):
+    real_store_rows = mqtt_bridge.store_rows
+
+    def store_rows_with_a_bug(rows):
+        if any(row[2] == 666.0 for row in rows):  # flow_rate
+            raise ZeroDivisionError("a bug nobody foresaw")
+        return real_store_rows(rows)
+
+    monkeypatch.setattr(mqtt_bridge, "store_rows", store_rows_with_a_bug)
+    bridge = make_bridge(batch_wait_s=0.5)
+    wait_published(
+        [
+            publish("WELL-001", reading("WELL-001", minutes_ago(now, 1))),
+            publish("WELL-001", reading("WELL-001", minutes_ago(now, 2), flow_rate=666.0)),
+            publish("WELL-001", reading("WELL-001", minutes_ago(now, 3))),
+        ]
+    )
+    run_until(bridge, lambda: bridge.counters.received == 3 and bridge.unacknowledged == 0)
+    assert set(stored_readings()) == {("WELL-001", minutes_ago(now, m)) for m in (1, 3)}
+    assert bridge.counters.rejected == 1
+    assert bridge.counters.database_errors == 0
+    assert len(bridge.acks) == 3
+    assert "ZeroDivisionError" in caplog.text
+
+    wait_published([publish("WELL-001", reading("WELL-001", minutes_ago(now, 4)))])
+    run_until(bridge, lambda: bridge.counters.stored == 3)
+
+
+def test_run_logs_an_unexpected_error_and_goes_on(make_bridge, publish, well, now, monkeypatch):
+    monkeypatch.setattr(mqtt_bridge, "UNEXPECTED_ERROR_PAUSE_S", 0.01)
+    bridge = make_bridge()
+    real_take, failures = bridge._take, []
+
+    def take_failing_once(*message):
+        if not failures:
+            failures.append(message)
+            raise RuntimeError("a bug nobody foresaw")
+        return real_take(*message)
+
+    bridge._take = take_failing_once
+
+    def run_then_close_its_database_connection():
+        try:
+            bridge.run()
+        finally:
+            connection.close()
+
+    runner = threading.Thread(target=run_then_close_its_database_connection)
+    runner.start()
+    try:
+        wait_published([publish("WELL-001", reading("WELL-001", minutes_ago(now, m))) for m in (1, 2)])
+        deadline = time.monotonic() + 10
+        while bridge.counters.stored < 1 and time.monotonic() < deadline:
+            time.sleep(0.05)  # polling the other thread's progress, with a deadline
+    finally:
+        bridge.request_stop()
+        runner.join(timeout=15)
+    assert not runner.is_alive()
+    assert bridge.counters.unexpected_errors == 1
+    assert bridge.counters.stored == 1  # the message after the failure
 
 
 def test_a_database_error_acknowledges_nothing_and_the_broker_redelivers(make_bridge, publish, well, now, monkeypatch):
@@ -343,12 +430,11 @@ def test_after_a_lost_broker_connection_it_reconnects_and_stores_redelivered_mes
         run_until(bridge, lambda: bridge.counters.received == 10 and bridge.unacknowledged == 0)
         assert (bridge.counters.stored, bridge.counters.duplicates) == (5, 5)
         assert Reading.objects.count() == 5
-        bridge.close()  # while the link is up, so the PUBACKs of the redelivered copies reach the broker
+        bridge.close()  # while the link is up: it waits until the broker has the copies' PUBACKs
     finally:
         link.close()
     resumed = make_bridge()
-    idle(resumed, 0.5)
-    assert resumed.counters.received == 0
+    assert redelivered_before_a_new_message(resumed, publish, now) == 0
 
 
 def test_the_command_writes_what_it_holds_and_disconnects_on_sigterm(publish, well, now, prefix):
@@ -360,7 +446,7 @@ def test_the_command_writes_what_it_holds_and_disconnects_on_sigterm(publish, we
         "MQTT_CLIENT_ID": f"{prefix}-command",
         "MQTT_SESSION_EXPIRY_SECONDS": "300",
         "MQTT_BATCH_WAIT_MS": "60000",  # nothing is written until the stop
-        "LOG_LEVEL": "info",
+        "LOG_LEVEL": "debug",  # logs each message it takes
     }
     command = subprocess.Popen(
         [sys.executable, "manage.py", "mqtt_ingest"],
@@ -370,17 +456,23 @@ def test_the_command_writes_what_it_holds_and_disconnects_on_sigterm(publish, we
         stderr=subprocess.STDOUT,
         text=True,
     )
+    lines = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in command.stdout], daemon=True).start()
+    output = []
+
+    def read_until(text, times=1, timeout=15):
+        deadline = time.monotonic() + timeout
+        while sum(text in line for line in output) < times:
+            output.append(lines.get(timeout=max(0.0, deadline - time.monotonic())))
+
     try:
-        output = []
-        for line in command.stdout:
-            output.append(line)
-            if "subscribed to" in line:
-                break
+        read_until("subscribed to")
         wait_published([publish("WELL-001", reading("WELL-001", minutes_ago(now, m))) for m in (1, 2, 3)])
-        time.sleep(1.0)  # delivered to the bridge, held in its batch
+        read_until("took message", times=3)  # delivered to the bridge, held in its batch
         assert committed_reading_count() == 0
         command.send_signal(signal.SIGTERM)
-        output += command.communicate(timeout=15)[0]
+        command.wait(timeout=15)
+        read_until("unacknowledged")  # the summary it logs when it stops
     finally:
         if command.poll() is None:
             command.kill()
@@ -396,8 +488,7 @@ def test_the_command_writes_what_it_holds_and_disconnects_on_sigterm(publish, we
     resumed.start()
     try:
         assert resumed.subscribed.wait(5)
-        idle(resumed, 0.5)
-        assert resumed.counters.received == 0
+        assert redelivered_before_a_new_message(resumed, publish, now) == 0
     finally:
         resumed.close()
         forget_session(f"{prefix}-command")
