@@ -26,6 +26,10 @@ class DiagnosticType(models.TextChoices):
     HIGH_VIBRATION = "high_vibration", "High vibration"
     POWER_TRIP = "power_trip", "Power trip"
     STALE_SENSOR = "stale_sensor", "Stale sensor"
+    FREQUENT_RESTARTS = "frequent_restarts", "Frequent restarts"
+    OUT_OF_RANGE = "out_of_range", "Outside the recommended range"
+    NO_DATA = "no_data", "No data"
+    ANOMALY = "anomaly", "Anomaly against the well's baseline"
 
 
 class Severity(models.TextChoices):
@@ -60,6 +64,10 @@ class DiagnosticResult(models.Model):
                 condition=Q(confidence__gte=0) & Q(confidence__lte=1), name="diagnostic_confidence_0_1"
             ),
             models.CheckConstraint(condition=Q(severity__in=Severity.values), name="diagnostic_severity_known"),
+            # A run is keyed by its window: a retried or overlapping run finds the row already there.
+            models.UniqueConstraint(
+                fields=["well", "diagnostic_type", "window_end"], name="diagnostic_once_per_window"
+            ),
         ]
 
     def __str__(self):

@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from analytics.diagnostics.engine import run_fleet
 from analytics.rollups import expire_rollups, refresh_rollups
 
 
@@ -15,3 +16,9 @@ def refresh_rollups_task():
 def expire_rollups_task():
     """Delete rollup rows past retention (daily; TimescaleDB's own policies do it there)."""
     expire_rollups()
+
+
+@shared_task(name="analytics.run_diagnostics", ignore_result=True)
+def run_diagnostics_task():
+    """Diagnose every active well (every DIAGNOSTICS_INTERVAL)."""
+    run_fleet()

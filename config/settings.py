@@ -230,7 +230,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
+    # 401 and 403, with their error body, documented in one place for every operation (config/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_auth_errors"],
 }
+
+# --- Diagnostics (analytics/diagnostics; the rules' own thresholds are documented in README) ------------
+# Beat diagnoses every active well this often; each cycle reads the wells in batches of this many.
+DIAGNOSTICS_INTERVAL = timedelta(minutes=5)
+DIAGNOSTICS_BATCH_SIZE = 200
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
@@ -246,6 +253,7 @@ CELERY_BEAT_SCHEDULE = {
     # Fold what ingestion changed into the rollups; reads are real time either way, this keeps them cheap.
     "analytics-refresh-rollups": {"task": "analytics.refresh_rollups", "schedule": timedelta(minutes=1)},
     "analytics-expire-rollups": {"task": "analytics.expire_rollups", "schedule": timedelta(days=1)},
+    "analytics-run-diagnostics": {"task": "analytics.run_diagnostics", "schedule": DIAGNOSTICS_INTERVAL},
     # Refresh tokens past expiry (and their blacklist rows), and logouts of expired access tokens, are dead weight.
     "accounts-delete-expired-refresh-tokens": {
         "task": "accounts.delete_expired_refresh_tokens",

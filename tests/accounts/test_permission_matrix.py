@@ -128,6 +128,9 @@ MATRIX = [
     Row("GET",    "/api/v1/analytics/ranking/efficiency",         401, 200, 200, 200),
     Row("GET",    "/api/v1/analytics/ranking/health",             401, 200, 200, 200),
 
+    Row("GET",    "/api/v1/diagnostics/",                         401, 200, 200, 200),
+    Row("POST",   "/api/v1/diagnostics/run/{well_id}",            401, 403, 200, 200),
+
     # The API's own documentation is public.
     Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),
     Row("GET",    "/api/v1/openapi.json",             200,   200,   200,   200),
