@@ -84,12 +84,14 @@ def test_it_scores_performance_per_hour(viewer_client, producing_well):
 
 def test_it_summarizes_diagnostics_per_day_and_severity(viewer_client, well):
     now = timezone.now()
-    for kind, severity in [("gas_lock", "critical"), ("gas_interference", "warning"), ("gas_lock", "critical")]:
+    findings = [("gas_lock", "critical", 2), ("gas_interference", "warning", 2), ("gas_lock", "critical", 1)]
+    for kind, severity, seconds_ago in findings:  # the same condition in two runs' windows
+        window_end = now - datetime.timedelta(seconds=seconds_ago)
         DiagnosticResult.objects.create(
             well=well,
-            detected_at=now,
-            window_start=now - datetime.timedelta(minutes=30),
-            window_end=now,
+            detected_at=window_end,
+            window_start=window_end - datetime.timedelta(minutes=30),
+            window_end=window_end,
             diagnostic_type=kind,
             severity=severity,
             confidence=0.9,
