@@ -1,6 +1,8 @@
 """Users, roles (admin / operator / viewer), sign-in and the audit trail."""
 
 from django.apps import AppConfig
+from django.core import checks
+from django.db.models.signals import post_migrate
 
 
 class AccountsConfig(AppConfig):
@@ -8,5 +10,13 @@ class AccountsConfig(AppConfig):
     verbose_name = "Accounts"
 
     def ready(self):
-        # Connect the receivers that revoke tokens and audit account changes made anywhere.
-        from accounts import signals  # noqa: F401
+        # Importing signals connects the receivers that revoke tokens and audit account changes made anywhere.
+        from accounts import admin_access, signals  # noqa: F401
+
+        # Every migrate gives the role groups the Django admin rights that match their API rights, for
+        # every app including ones added later, and makes role holders staff (see accounts.admin_access).
+        post_migrate.connect(admin_access.grant_role_permissions, dispatch_uid="accounts_grant_role_permissions")
+        post_migrate.connect(
+            admin_access.make_role_holders_staff, sender=self, dispatch_uid="accounts_make_role_holders_staff"
+        )
+        checks.register(admin_access.check_role_declarations)

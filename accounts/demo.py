@@ -6,9 +6,10 @@ generates new ones.
 
 import secrets
 
-from django.contrib.auth.models import Group, User
+from django.contrib.auth.models import User
 
 from accounts.roles import Role
+from accounts.users import set_role
 
 
 def reset_demo_users():
@@ -20,9 +21,9 @@ def reset_demo_users():
         user, _ = User.objects.get_or_create(username=username)
         user.set_password(password)
         user.is_active = True
-        # The demo admin may also use the Django admin; operators and viewers use the API and dashboards.
-        user.is_staff = user.is_superuser = role is Role.ADMIN
+        # Every role opens the Django admin with its own rights; the demo admin is also a superuser.
+        user.is_superuser = role is Role.ADMIN
         user.save()
-        user.groups.set([Group.objects.get(name=role.group_name)])
+        set_role(user, role)
         credentials[username] = password
     return credentials

@@ -3,6 +3,7 @@
 Used by the users API and by Django admin, so both leave the same audit trail. Deactivation and
 password changes revoke the user's tokens wherever they happen (see ``accounts.signals``); role
 changes take effect on the user's next request because the role is read from the database each time.
+A role also opens the Django admin to the user (``set_role``), with the rights of ``accounts.admin_access``.
 """
 
 from django.contrib.auth import get_user_model
@@ -30,12 +31,16 @@ def check_role_allowed(user, role):
 def set_role(user, role, *, request=None):
     """Puts ``user`` in the group of ``role`` (None: no role) and out of the other role groups.
 
-    Records ``role_changed`` with the old and new role when it changes; otherwise does nothing.
+    A role comes with access to the Django admin (``is_staff``), where the role group's permissions
+    decide what the user may see and edit (``accounts.admin_access``); taking the role away takes
+    that access away too, except from a superuser. Records ``role_changed`` with the old and new role
+    when the role changes.
     """
     previous = account_role(user)
-    if role == previous:
-        return
     with transaction.atomic():
+        _give_admin_access_with_role(user, role, previous)
+        if role == previous:
+            return
         user.groups.remove(*Group.objects.filter(name__in=ROLE_NAMES))
         if role is not None:
             user.groups.add(Group.objects.get(name=role.group_name))
@@ -46,6 +51,18 @@ def set_role(user, role, *, request=None):
         request=request,
         details={"from": _role_name(previous), "to": _role_name(role)},
     )
+
+
+def _give_admin_access_with_role(user, role, previous):
+    if role is not None:
+        is_staff = True
+    elif previous is not None:
+        is_staff = user.is_superuser
+    else:  # no role before or after: staff status is someone else's decision (e.g. a custom group)
+        return
+    if user.is_staff != is_staff:
+        user.is_staff = is_staff
+        user.save(update_fields=["is_staff"])
 
 
 def create_user(*, username, password, role, email="", request=None):

@@ -25,10 +25,23 @@ VERSION = "0.1.0"
 
 DEBUG = env_bool("DEBUG", False)
 
-# A development key is only acceptable while DEBUG is on; production must bring its own.
+# A development key is only acceptable while DEBUG is on; production must bring its own, as strong as
+# Django's deployment check asks (security.W009), so start-up refuses what that check would only warn of.
 SECRET_KEY = env_str("SECRET_KEY", required=not DEBUG) or "django-insecure-development-only-key"
-if not DEBUG and len(SECRET_KEY) < 32:
-    raise ImproperlyConfigured("SECRET_KEY must be at least 32 characters long outside DEBUG.")
+if not DEBUG:
+    from django.core.checks.security import base as django_security
+
+    if (
+        len(SECRET_KEY) < django_security.SECRET_KEY_MIN_LENGTH
+        or len(set(SECRET_KEY)) < django_security.SECRET_KEY_MIN_UNIQUE_CHARACTERS
+        or SECRET_KEY.startswith(django_security.SECRET_KEY_INSECURE_PREFIX)
+    ):
+        raise ImproperlyConfigured(
+            f"SECRET_KEY must be at least {django_security.SECRET_KEY_MIN_LENGTH} characters long outside DEBUG, "
+            f"with at least {django_security.SECRET_KEY_MIN_UNIQUE_CHARACTERS} different characters and not "
+            f"starting with {django_security.SECRET_KEY_INSECURE_PREFIX!r}; generate one with "
+            '`python -c "import secrets; print(secrets.token_urlsafe(48))"`.'
+        )
 
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]"] if DEBUG else [])
 if not DEBUG and not ALLOWED_HOSTS:

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class TelemetryConfig(AppConfig):
     name = "telemetry"
     verbose_name = "Telemetry"
+    # Django admin rights of the roles (accounts.admin_access): every role sees readings; nobody edits
+    # them by hand (they arrive through ingestion; the admin only shows them).
+    operator_editable_models = []

@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class WellsConfig(AppConfig):
     name = "wells"
     verbose_name = "Wells"
+    # Django admin rights of the roles (accounts.admin_access), as in the API: every role sees the
+    # wells, operators also add and edit them, admins also delete them.
+    operator_editable_models = ["well"]

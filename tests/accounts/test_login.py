@@ -127,3 +127,11 @@ def test_it_signs_in_demo_users_with_the_passwords_printed_for_them(db):
     # A second load generates new passwords: the printed ones are the only copy.
     assert reset_demo_users() != credentials
     assert login("admin", credentials["admin"]).status_code == 401
+
+
+def test_every_demo_user_can_open_the_django_admin_with_their_role(db, client):
+    credentials = reset_demo_users()
+    for username in ("viewer", "operator"):
+        client.login(username=username, password=credentials[username])
+        assert client.get("/admin/wells/well/").status_code == 200
+    assert client.get("/admin/auth/user/").status_code == 403  # the operator manages no users

@@ -9,9 +9,11 @@ from pathlib import Path
 import pytest
 
 PROJECT = Path(__file__).resolve().parents[2]
+# 50 characters: the shortest key Django's deployment check (security.W009) accepts.
+PRODUCTION_KEY = "production-like-secret-value-for-tests-0123456789x"
 PRODUCTION_ENV = {
     "DEBUG": "false",
-    "SECRET_KEY": "p" * 20 + "roduction-like-secret-value-xyz",
+    "SECRET_KEY": PRODUCTION_KEY,
     "ALLOWED_HOSTS": "esp.example.com",
     "CSRF_TRUSTED_ORIGINS": "https://esp.example.com",
 }
@@ -38,7 +40,10 @@ def manage(*args, **env):
     ("variable", "value", "message"),
     [
         ("SECRET_KEY", None, "SECRET_KEY must be set"),
-        ("SECRET_KEY", "short", "SECRET_KEY must be at least 32 characters"),
+        ("SECRET_KEY", "short", "SECRET_KEY must be at least 50 characters"),
+        ("SECRET_KEY", PRODUCTION_KEY[:49], "SECRET_KEY must be at least 50 characters"),
+        ("SECRET_KEY", "abcd" * 15, "with at least 5 different characters"),
+        ("SECRET_KEY", "django-insecure-" + PRODUCTION_KEY, "not starting with 'django-insecure-'"),
         ("ALLOWED_HOSTS", "", "ALLOWED_HOSTS must list"),
         ("DATABASE_URL", "mysql://root@localhost/esp", "DATABASE_URL must be a URL starting with postgres://"),
         ("REDIS_URL", "localhost:6379", "REDIS_URL must be a URL"),
@@ -59,6 +64,7 @@ def test_it_stops_start_up_naming_the_bad_variable(variable, value, message):
 
 
 def test_it_passes_the_deployment_checklist_with_production_settings():
+    assert len(PRODUCTION_KEY) == 50
     result = manage("check", "--deploy", "--fail-level", "WARNING", **PRODUCTION_ENV)
     assert result.returncode == 0, result.stderr
     assert "WARNINGS" not in result.stderr
