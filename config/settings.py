@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "wells",
     "telemetry",
     "analytics",
+    "alarms",
     "operations",
 ]
 
@@ -252,6 +253,32 @@ SPECTACULAR_SETTINGS = {
 DIAGNOSTICS_INTERVAL = timedelta(minutes=5)
 DIAGNOSTICS_BATCH_SIZE = 200
 
+# --- Alarms --------------------------------------------------------------------------------------
+# Lifecycle and state diagram in alarms/__init__.py. An active alarm returns to normal once diagnostics
+# have judged its condition absent this long, counted from the first run that saw it gone: the off-delay
+# that keeps a flickering condition from returning to normal and re-raising on every run.
+ALARM_CLEAR_AFTER_MINUTES = env_int("ALARM_CLEAR_AFTER_MINUTES", 15, minimum=0)
+# A closed alarm raised again within this long of its return to normal is reopened (counted as a chatter,
+# not notified again) instead of a new alarm being raised.
+ALARM_REALARM_HOLDOFF_MINUTES = env_int("ALARM_REALARM_HOLDOFF_MINUTES", 60, minimum=0)
+# A critical alarm left unacknowledged (and not shelved) this long is escalated, once, to these addresses.
+ALARM_ESCALATE_AFTER_MINUTES = env_int("ALARM_ESCALATE_AFTER_MINUTES", 15, minimum=1)
+ALARM_ESCALATION_RECEIVERS = env_list("ALARM_ESCALATION_RECEIVERS", [])
+# Shelving is always time-limited: the longest an operator may shelve an alarm for.
+ALARM_SHELVE_MAX_HOURS = env_int("ALARM_SHELVE_MAX_HOURS", 72, minimum=1)
+for _address in ALARM_ESCALATION_RECEIVERS:
+    if _address.count("@") != 1 or _address.startswith("@") or _address.endswith("@"):
+        raise ImproperlyConfigured(f"ALARM_ESCALATION_RECEIVERS must list e-mail addresses, got {_address!r}.")
+# The alarms API shows diagnostic types, severities and alarm states under several field names
+# (alarm_type, peak_severity, from_state…): one named enum each in the OpenAPI schema.
+SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
+    {
+        "DiagnosticTypeEnum": "analytics.models.DiagnosticType",
+        "SeverityEnum": "analytics.models.Severity",
+        "AlarmStateEnum": "alarms.models.AlarmState",
+    }
+)
+
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
 CELERY_RESULT_BACKEND = None
@@ -273,6 +300,8 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
     },
     "accounts-delete-expired-logouts": {"task": "accounts.delete_expired_logouts", "schedule": timedelta(days=1)},
+    # Expired shelves end, then critical alarms unacknowledged too long are escalated.
+    "alarms-check-alarm-timers": {"task": "alarms.check_alarm_timers", "schedule": timedelta(minutes=1)},
 }
 
 # --- MQTT ----------------------------------------------------------------------------------------

@@ -16,6 +16,7 @@ api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("wells.api.urls")),
     path("analytics/", include("analytics.api.urls")),
+    path("alarms/", include("alarms.api.urls")),
     path("diagnostics/", include("analytics.api.diagnostics_urls")),
     path("telemetry/", include("telemetry.api.urls")),
     path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="schema-yaml"),

@@ -15,9 +15,12 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from alarms.lifecycle import raise_alarm, take_out_of_service
+from alarms.models import Alarm
 from tests.accounts.auth_calls import NEW_PASSWORD, bearer, login
 from tests.factories import TEST_PASSWORD, UserFactory, WellFactory
 from wells.api.serializers import WELL_EXAMPLE
+from wells.models import Well
 
 pytestmark = pytest.mark.django_db
 
@@ -95,6 +98,47 @@ def a_new_user(scene):
     return {"username": "nora_new", "password": NEW_PASSWORD, "role": "viewer"}
 
 
+@dataclasses.dataclass(frozen=True)
+class PreparedRow(Row):
+    """A row whose path names a thing of its own (an alarm, an out-of-service entry): ``prepare(scene)``
+    creates it and returns the path values that name it."""
+
+    prepare: Callable[[Scene], dict] | None = None
+
+    def url(self, scene):
+        return self.path.format(**{**scene.path_values(), **self.prepare(scene)})
+
+
+def _recently(**delta):
+    return datetime.datetime.now(datetime.UTC) + datetime.timedelta(**delta)
+
+
+def an_open_alarm(scene):
+    well = Well.objects.get(well_id=scene.well_id)
+    return {"id": raise_alarm(well, "gas_lock", "critical", at=_recently(minutes=-10)).alarm.pk}
+
+
+def a_shelved_alarm(scene):
+    alarm = Alarm.objects.get(pk=an_open_alarm(scene)["id"])
+    alarm.shelve(UserFactory(role="operator"), until=_recently(hours=1), reason="Known slugging.", now=_recently())
+    return {"id": alarm.pk}
+
+
+def an_out_of_service_entry(scene):
+    well = Well.objects.get(well_id=scene.well_id)
+    entry = take_out_of_service(well=well, alarm_type="", reason="Workover rig on site.", until=None,
+                                user=UserFactory(role="admin"), now=_recently())  # fmt: skip
+    return {"id": entry.pk}
+
+
+def a_shelve(scene):
+    return {"reason": "Known gas slugging after the workover.", "until": _recently(hours=2).isoformat()}
+
+
+def an_out_of_service(scene):
+    return {"well_id": scene.well_id, "reason": "Workover rig on site."}
+
+
 # fmt: off
 MATRIX = [
     #   method    path                            anonymous viewer operator admin
@@ -130,6 +174,20 @@ MATRIX = [
 
     Row("GET",    "/api/v1/diagnostics/",                         401, 200, 200, 200),
     Row("POST",   "/api/v1/diagnostics/run/{well_id}",            401, 403, 200, 200),
+
+    Row("GET",    "/api/v1/alarms/",                              401, 200, 200, 200),
+    PreparedRow("GET",  "/api/v1/alarms/{id}",                    401, 200, 200, 200, prepare=an_open_alarm),
+    PreparedRow("POST", "/api/v1/alarms/{id}/acknowledge",        401, 403, 200, 200, prepare=an_open_alarm),
+    PreparedRow("POST", "/api/v1/alarms/{id}/shelve",             401, 403, 200, 200, body=a_shelve,
+                prepare=an_open_alarm),
+    PreparedRow("POST", "/api/v1/alarms/{id}/unshelve",           401, 403, 200, 200, prepare=a_shelved_alarm),
+    PreparedRow("POST", "/api/v1/alarms/{id}/clear",              401, 403, 200, 200, prepare=an_open_alarm),
+    Row("GET",    "/api/v1/alarms/kpis",                          401, 200, 200, 200),
+    Row("GET",    "/api/v1/alarms/out-of-service",                401, 200, 200, 200),
+    Row("POST",   "/api/v1/alarms/out-of-service",                401, 403, 403, 201, body=an_out_of_service),
+    PreparedRow("GET",  "/api/v1/alarms/out-of-service/{id}",     401, 200, 200, 200, prepare=an_out_of_service_entry),
+    PreparedRow("POST", "/api/v1/alarms/out-of-service/{id}/return-to-service",
+                                                                  401, 403, 403, 200, prepare=an_out_of_service_entry),
 
     # The API's own documentation is public.
     Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),
