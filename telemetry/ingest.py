@@ -9,9 +9,12 @@ How to use it (from any caller):
     result = ingest_readings(readings)           # -> IngestResult(received, inserted, duplicates)
 
 - ``parse_*`` decode bytes with msgspec and raise ``MalformedPayload`` only for body-level problems
-  (not JSON, wrong shape, too many readings). A reading of the wrong shape (missing field, wrong
-  type, unknown field) does not raise: it comes back in the list as a ``BadReading`` at its index,
-  so ``ingest_readings`` can report it together with every other bad reading.
+  (not UTF-8, not JSON, wrong shape, too many readings). A reading of the wrong shape (missing field,
+  wrong type, unknown field) does not raise: it comes back in the list as a ``BadReading`` at its
+  index, so ``ingest_readings`` can report it together with every other bad reading.
+- Whatever the bytes, ``parse_*`` raise nothing but ``MalformedPayload`` and ``validate_readings`` nothing
+  but ``InvalidReadings`` (tests/telemetry/test_ingest_hostile_input.py holds them to it); every message
+  they carry encodes as UTF-8, so it can always be sent back.
 - ``ingest_readings`` checks the domain rules below without the ORM (one query resolves all wells),
   then stores the batch in one transaction. **All or nothing**: if any reading is invalid it raises
   ``InvalidReadings`` (``.errors``: the first ``MAX_REPORTED_ERRORS`` of
@@ -24,7 +27,8 @@ How to use it (from any caller):
   (the rollups' invalidation log; see ``telemetry.models.ReadingChange``).
 
 Domain rules (each violation names the reading's index and the field):
-- ``well_id`` must name a registered well (or, over MQTT, come from the topic);
+- ``well_id`` must name a registered well (or, over MQTT, come from the topic), so it is text PostgreSQL
+  can compare: no NUL character, no unpaired UTF-16 surrogate;
 - ``timestamp`` must carry a time zone (``Z`` or an offset such as ``+03:00``; stored as UTC), be no more
   than ``MAX_FUTURE`` ahead of the server clock, not before the well's install date (midnight in the
   well's time zone), and not older than ``TELEMETRY_RETENTION_DAYS`` (it would be dropped);
@@ -49,6 +53,7 @@ import msgspec
 from django.conf import settings
 from django.db import connection, transaction
 
+from config.text import printable, storable
 from telemetry import storage
 from telemetry.storage.schema import READING_COLUMNS
 from wells.models import Well
@@ -157,16 +162,16 @@ _TYPE_WORDS = {
 }
 _EXPECTED_GOT = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
 _AT_FIELD = re.compile(r" - at `\$\.([A-Za-z0-9_]+)`$")
-_NAMED_FIELD = re.compile(r"field `([^`]+)`")
+_NAMED_FIELD = re.compile(r"field `([A-Za-z0-9_]+)`")
+_READING_FIELDS = frozenset(ReadingIn.__struct_fields__)
+NOT_UTF8 = "Malformed JSON: the body is not UTF-8 text."
 
 
 def _bad_reading_from(error):
     """Turns a msgspec ValidationError for one reading into a BadReading naming the field."""
     text = str(error)
-    if "missing required field" in text:
-        return BadReading(_NAMED_FIELD.search(text).group(1), "required field is missing")
-    if "unknown field" in text:
-        return BadReading(_NAMED_FIELD.search(text).group(1), "unknown field")
+    if "missing required field" in text and (named := _NAMED_FIELD.search(text)):
+        return BadReading(named.group(1), "required field is missing")
     at_field = _AT_FIELD.search(text)
     field = at_field.group(1) if at_field else None
     if expected := _EXPECTED_GOT.search(text):
@@ -182,10 +187,38 @@ def _bad_reading_from(error):
 
 
 def _convert_one(item):
+    # Unknown keys are named here rather than from msgspec's message, which can't quote "" or a backtick.
+    if isinstance(item, dict) and (unknown := [key for key in item if key not in _READING_FIELDS]):
+        key = unknown[0]
+        return BadReading(printable(key), "unknown field" if key else "unknown field with an empty name")
     try:
         return msgspec.convert(item, ReadingIn, strict=True)
     except msgspec.ValidationError as error:
         return _bad_reading_from(error)
+    except UnicodeEncodeError:  # msgspec encodes a string it reads as UTF-8; an unpaired surrogate has none
+        if not isinstance(item, dict):
+            return BadReading(None, "each reading must be a JSON object, got a string")
+        field = next((key for key, value in item.items() if isinstance(value, str) and value != printable(value)), None)
+        return BadReading(field, "must not contain unpaired surrogates")
+
+
+def _fast_decode(decoder, body):
+    """``decoder.decode(body)``, or None when the body needs the slow path that explains what is wrong."""
+    try:
+        return decoder.decode(body)
+    except (msgspec.ValidationError, msgspec.DecodeError):
+        return None
+    except UnicodeDecodeError:
+        raise MalformedPayload(NOT_UTF8) from None
+
+
+def _json_int(digits):
+    """An integer from JSON; one too long for Python to convert (over 4,300 digits) is far out of any
+    metric's range anyway, so it becomes the float it rounds to (±inf) and is reported per field."""
+    try:
+        return int(digits)
+    except ValueError:
+        return float(digits)
 
 
 def _load_json(body):
@@ -193,11 +226,13 @@ def _load_json(body):
     if not body or not body.strip():
         raise MalformedPayload("The body is empty; send a JSON document.")
     try:
-        return json.loads(body)
+        # Strict UTF-8 first (RFC 8259): json.loads would also take UTF-16 or surrogates encoded as bytes.
+        text = body.decode("utf-8") if isinstance(body, bytes | bytearray) else body
+        return json.loads(text, parse_int=_json_int)
     except json.JSONDecodeError as error:
         raise MalformedPayload(f"Malformed JSON: {error.msg} at line {error.lineno} column {error.colno}.") from None
     except UnicodeDecodeError:
-        raise MalformedPayload("Malformed JSON: the body is not UTF-8 text.") from None
+        raise MalformedPayload(NOT_UTF8) from None
     except RecursionError:
         raise MalformedPayload("Malformed JSON: nested too deeply.") from None
 
@@ -213,15 +248,15 @@ def parse_batch(body, *, max_readings=None):
 
     Raises MalformedPayload for a body that is not that shape or holds more than ``max_readings``.
     """
-    try:
-        return _check_count(_batch_decoder.decode(body).readings, max_readings)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass  # something is wrong; decode again slowly to say exactly what, for every reading
+    if (batch := _fast_decode(_batch_decoder, body)) is not None:
+        return _check_count(batch.readings, max_readings)
+    # Something is wrong; decode again slowly to say exactly what, for every reading.
     document = _load_json(body)
     if not isinstance(document, dict) or not isinstance(document.get("readings"), list):
         raise MalformedPayload('Expected a JSON object {"readings": [ ... ]} with a list of readings.')
     if extra := sorted(set(document) - {"readings"}):
-        raise MalformedPayload(f"Unknown top-level field(s): {', '.join(extra)}; only 'readings' is accepted.")
+        named = ", ".join(printable(key) or '""' for key in extra)
+        raise MalformedPayload(f"Unknown top-level field(s): {named}; only 'readings' is accepted.")
     return [_convert_one(item) for item in _check_count(document["readings"], max_readings)]
 
 
@@ -230,10 +265,8 @@ def parse_reading(body):
 
     Raises MalformedPayload when the body is not JSON or not a JSON object.
     """
-    try:
-        return _reading_decoder.decode(body)
-    except (msgspec.ValidationError, msgspec.DecodeError):
-        pass
+    if (reading := _fast_decode(_reading_decoder, body)) is not None:
+        return reading
     document = _load_json(body)
     if not isinstance(document, dict):
         raise MalformedPayload("Expected one reading as a JSON object.")
@@ -246,15 +279,14 @@ def parse_payload(body, *, well_id):
     A reading without ``well_id`` gets the topic's; one naming another well becomes a BadReading.
     Raises MalformedPayload when the body is not JSON, nor an object or array.
     """
-    try:
-        decoded = _payload_decoder.decode(body)
+    if (decoded := _fast_decode(_payload_decoder, body)) is not None:
         readings = decoded if isinstance(decoded, list) else [decoded]
-    except (msgspec.ValidationError, msgspec.DecodeError):
+    else:
         document = _load_json(body)
         if isinstance(document, dict):
             document = [document]
         if not isinstance(document, list):
-            raise MalformedPayload("Expected one reading as a JSON object, or an array of them.") from None
+            raise MalformedPayload("Expected one reading as a JSON object, or an array of them.")
         readings = [_convert_one(item) for item in document]
     for index, reading in enumerate(readings):
         if isinstance(reading, ReadingIn):
@@ -292,14 +324,26 @@ def _known_wells(public_ids, oldest):
     return wells
 
 
+def _as_float(value):
+    """``value`` as a float when it is a number (an int too big for a float is ±inf), else None."""
+    if type(value) is float:
+        return value
+    if type(value) is int:
+        try:
+            return float(value)
+        except OverflowError:
+            return math.inf if value > 0 else -math.inf
+    return None
+
+
 def _metric_problems(reading):
     for field, lowest, highest, unit, required in METRIC_BOUNDS:
         value = getattr(reading, field)
         if value is None:
             if required:
                 yield field, "required field is missing"
-        elif type(value) not in (float, int):
-            yield field, f"must be a number, got {type(value).__name__}"
+        elif (value := _as_float(value)) is None:
+            yield field, f"must be a number, got {type(getattr(reading, field)).__name__}"
         elif not math.isfinite(value):
             yield field, f"must be a finite number, got {value}"
         elif value < lowest:
@@ -341,6 +385,8 @@ def _reading_problems(reading, wells, latest, oldest):
         problems.append(("well_id", "required field is missing"))
     elif type(reading.well_id) is not str:
         problems.append(("well_id", "must be a string"))
+    elif not storable(reading.well_id):
+        problems.append(("well_id", "must not contain NUL characters or unpaired surrogates"))
     elif (well := wells.get(reading.well_id)) is None:
         problems.append(("well_id", f"unknown well {reading.well_id!r}"))
 
@@ -364,22 +410,27 @@ def _row_or_problems(reading, wells, latest, oldest):
     """(row to store, None) for a valid reading, else (None, [(field, message), ...])."""
     well = wells.get(reading.well_id) if type(reading.well_id) is str else None
     time = reading.timestamp
-    if well is not None and isinstance(time, datetime.datetime) and time.utcoffset() is not None:
-        time = time.astimezone(datetime.UTC)
-        if well.earliest_accepted <= time <= latest and _metrics_in_bounds(reading):
-            return (
-                well.pk,
-                time,
-                reading.flow_rate,
-                reading.pip,
-                reading.casing_pressure,
-                reading.tubing_pressure,
-                reading.intake_pressure,
-                reading.discharge_pressure,
-                reading.motor_current,
-                reading.motor_temp,
-                reading.vibration,
-            ), None
+    if (
+        well is not None
+        and isinstance(time, datetime.datetime)
+        and time.utcoffset() is not None
+        # Compare before converting: year 1 at +01:00 or year 9999 at -01:00 has no UTC datetime.
+        and well.earliest_accepted <= time <= latest
+        and _metrics_in_bounds(reading)
+    ):
+        return (
+            well.pk,
+            time.astimezone(datetime.UTC),
+            reading.flow_rate,
+            reading.pip,
+            reading.casing_pressure,
+            reading.tubing_pressure,
+            reading.intake_pressure,
+            reading.discharge_pressure,
+            reading.motor_current,
+            reading.motor_temp,
+            reading.vibration,
+        ), None
     return None, _reading_problems(reading, wells, latest, oldest) or [(None, "invalid reading")]
 
 
@@ -388,9 +439,8 @@ def validate_readings(readings, *, now=None):
     now = now or datetime.datetime.now(datetime.UTC)
     latest = now + MAX_FUTURE
     oldest = now - datetime.timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
-    wells = _known_wells(
-        {r.well_id for r in readings if isinstance(r, ReadingIn) and isinstance(r.well_id, str)}, oldest
-    )
+    named = {r.well_id for r in readings if isinstance(r, ReadingIn) and type(r.well_id) is str}
+    wells = _known_wells({well_id for well_id in named if storable(well_id)}, oldest)
     rows = []
     errors = []
     error_count = 0

@@ -71,6 +71,8 @@ class UserAccountSerializer(serializers.ModelSerializer):
     """A user as the API shows it: never the password hash."""
 
     role = serializers.SerializerMethodField()
+    # What is on file, as stored: "" when there is none (input is validated as an address elsewhere).
+    email = serializers.CharField(read_only=True, help_text='The email address on file; "" when there is none.')
 
     class Meta:
         model = User
@@ -157,7 +159,13 @@ class UserUpdateSerializer(serializers.Serializer):
 
 
 class AuthEventSerializer(serializers.ModelSerializer):
-    actor = serializers.SlugRelatedField(slug_field="username", read_only=True, help_text="Who did it, if anyone.")
+    actor = serializers.SlugRelatedField(
+        slug_field="username",
+        read_only=True,
+        allow_null=True,
+        help_text="Who did it (username): the user for their own sign-in, an administrator for changes; "
+        "null for anonymous callers, management commands and deleted users.",
+    )
 
     class Meta:
         model = AuthEvent

@@ -2,6 +2,8 @@
 
 A window is either the last ``hours`` / ``days`` (whole buckets, the current one included) or an
 explicit ``start`` / ``end`` (ISO 8601; ``end`` defaults to now).
+
+A parameter given empty (``?order=``) is refused like any other bad value, not taken as its default.
 """
 
 import datetime
@@ -27,7 +29,19 @@ def start_of_local_day(moment):
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
 
 
-class _WindowParams(serializers.Serializer):
+class QueryParams(serializers.Serializer):
+    """Query parameters, validated as values given: an empty one is an error naming it, not the default."""
+
+    @classmethod
+    def validated(cls, request):
+        """The validated parameters of ``request``; raises ValidationError (400) naming each bad one."""
+        # A QueryDict makes DRF treat "" as "not given" for a field with a default; a plain dict does not.
+        params = cls(data=request.query_params.dict())
+        params.is_valid(raise_exception=True)
+        return params.validated_data
+
+
+class _WindowParams(QueryParams):
     start = serializers.DateTimeField(required=False, help_text="ISO 8601; instead of the count of buckets.")
     end = serializers.DateTimeField(required=False, help_text="ISO 8601; defaults to now.")
 
@@ -90,7 +104,7 @@ class DiagnosticDaysParams(DaysWindowParams):
     days = serializers.IntegerField(default=7, min_value=1, max_value=MAX_DAYS)
 
 
-class RankingParams(serializers.Serializer):
+class RankingParams(QueryParams):
     limit = serializers.IntegerField(default=10, min_value=1, max_value=MAX_RANKING)
     order = serializers.ChoiceField(choices=["asc", "desc"], default="desc", help_text="desc: best first.")
     hours = serializers.IntegerField(
@@ -98,7 +112,7 @@ class RankingParams(serializers.Serializer):
     )
 
 
-class OverviewParams(serializers.Serializer):
+class OverviewParams(QueryParams):
     hours = serializers.IntegerField(
         default=24, min_value=1, max_value=MAX_HOURS, help_text="Only wells with a scored hour this recent."
     )

@@ -28,13 +28,16 @@ NOT_FOUND = OpenApiResponse(description="No well with that ID.")
 BAD_PARAMS = OpenApiResponse(description="A parameter is out of bounds; the body names it.")
 
 
-def _envelope(name, window_key):
+def _envelope(name, window_key, **echoed):
     """The response schema shared by the per-well endpoints; ``data`` rows are the rollup's columns."""
     return inline_serializer(
         name,
         {
             "well_id": serializers.CharField(),
-            window_key: serializers.IntegerField(),
+            window_key: serializers.IntegerField(
+                allow_null=True, help_text=f"The {window_key} asked for; null when the window was given as start/end."
+            ),
+            **echoed,
             "start": serializers.DateTimeField(),
             "end": serializers.DateTimeField(),
             "data": serializers.ListField(child=serializers.DictField()),
@@ -155,16 +158,11 @@ class WellWindowView(APIView):
     params_class = HoursWindowParams
     echoed_params = ("hours",)  # repeated in the response, as the original platform did
 
-    def params(self, request):
-        params = self.params_class(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return params.validated_data
-
     def read(self, well, params):
         raise NotImplementedError
 
     def get(self, request, well_id):
-        params = self.params(request)
+        params = self.params_class.validated(request)
         well = get_object_or_404(Well, well_id=well_id)
         rows = self.read(well, params)
         body = {"well_id": well.well_id, **{key: params[key] for key in self.echoed_params}}
@@ -178,7 +176,11 @@ class WellWindowView(APIView):
     "7 days); `bucket=1d` folds hours into local days of ANALYTICS_TIMEZONE. Newest bucket first.",
     tags=["Analytics"],
     parameters=[HourlyParams],
-    responses={200: _envelope("HourlyTelemetry", "hours"), 400: BAD_PARAMS, 404: NOT_FOUND},
+    responses={
+        200: _envelope("HourlyTelemetry", "hours", bucket=serializers.ChoiceField(choices=["15m", "1h", "1d"])),
+        400: BAD_PARAMS,
+        404: NOT_FOUND,
+    },
     examples=_example("Last hours of a well", HOURLY_EXAMPLE),
 )
 class HourlyTelemetryView(WellWindowView):
@@ -239,19 +241,20 @@ class DiagnosticSummaryView(WellWindowView):
     summary="Fleet overview: latest scores of every active well",
     tags=["Analytics"],
     parameters=[OverviewParams],
-    responses=inline_serializer(
-        "FleetOverview",
-        {"wells": serializers.ListField(child=serializers.DictField()), "count": serializers.IntegerField()},
-    ),
+    responses={
+        200: inline_serializer(
+            "FleetOverview",
+            {"wells": serializers.ListField(child=serializers.DictField()), "count": serializers.IntegerField()},
+        ),
+        400: BAD_PARAMS,
+    },
     examples=_example("The fleet", OVERVIEW_EXAMPLE),
 )
 class OverviewView(APIView):
     permission_classes = [IsViewer]
 
     def get(self, request):
-        params = OverviewParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        since = timezone.now() - timezone.timedelta(hours=params.validated_data["hours"])
+        since = timezone.now() - timezone.timedelta(hours=OverviewParams.validated(request)["hours"])
         wells = queries.fleet_overview(since)
         return Response({"wells": wells, "count": len(wells)})
 
@@ -263,9 +266,7 @@ class RankingView(APIView):
     score = None
 
     def get(self, request):
-        params = RankingParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        values = params.validated_data
+        values = RankingParams.validated(request)
         since = timezone.now() - timezone.timedelta(hours=values["hours"])
         ranked = queries.ranking(self.score, values["order"], values["limit"], since)
         for position, row in enumerate(ranked, start=1):
@@ -288,7 +289,7 @@ _RANKING_RESPONSE = inline_serializer(
     summary="Wells ranked by efficiency",
     tags=["Analytics"],
     parameters=[RankingParams],
-    responses=_RANKING_RESPONSE,
+    responses={200: _RANKING_RESPONSE, 400: BAD_PARAMS},
     examples=_example("Most efficient first", RANKING_EXAMPLE),
 )
 class EfficiencyRankingView(RankingView):
@@ -299,7 +300,7 @@ class EfficiencyRankingView(RankingView):
     summary="Wells ranked by health",
     tags=["Analytics"],
     parameters=[RankingParams],
-    responses=_RANKING_RESPONSE,
+    responses={200: _RANKING_RESPONSE, 400: BAD_PARAMS},
     examples=_example("Healthiest first", {**RANKING_EXAMPLE, "score": "health"}),
 )
 class HealthRankingView(RankingView):

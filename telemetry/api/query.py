@@ -166,10 +166,9 @@ BAD_PARAMETER_EXAMPLES = [
         value={"end": ["end must be after start (end defaults to now)."]},
     ),
 ]
+# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
 COMMON_RESPONSES = {
     400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad parameter; the body is keyed by its name."),
-    401: OpenApiResponse(TelemetryDetailSerializer, description="No or invalid credentials."),
-    403: OpenApiResponse(TelemetryDetailSerializer, description="Signed in without a role."),
     404: OpenApiResponse(TelemetryDetailSerializer, description="No well with that well_id."),
 }
 

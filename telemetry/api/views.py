@@ -14,11 +14,11 @@ import datetime
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
-from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOperator
+from config.parsers import JSONParser
 from telemetry.api import docs
 from telemetry.ingest import InvalidReadings, MalformedPayload, ingest_readings, parse_batch, parse_reading
 
@@ -61,10 +61,9 @@ def _utc_text(moment):
     return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
+# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
 _COMMON_RESPONSES = {
     400: OpenApiResponse(docs.TelemetryRejectionSerializer, description="Malformed body or invalid readings."),
-    401: OpenApiResponse(docs.TelemetryDetailSerializer, description="No or invalid Bearer token."),
-    403: OpenApiResponse(docs.TelemetryDetailSerializer, description="Needs the operator or admin role."),
     413: OpenApiResponse(docs.TelemetryDetailSerializer, description="Body larger than the limit."),
     415: OpenApiResponse(docs.TelemetryDetailSerializer, description="Content-Type is not application/json."),
 }

@@ -105,3 +105,9 @@ def test_it_keeps_viewers_read_only(viewer_client, well):
 def test_it_refuses_anonymous_requests(anonymous_client):
     response = anonymous_client.get(WELLS_URL)
     assert response.status_code == 401
+
+
+def test_it_rejects_an_empty_status_filter(viewer_client):
+    response = viewer_client.get(WELLS_URL, {"status": ""})
+    assert response.status_code == 400
+    assert "status" in response.json()

@@ -1,10 +1,14 @@
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import serializers, viewsets
 
 from accounts.permissions import RolePermission
 from accounts.roles import Role
 from wells.api.serializers import WellSerializer
 from wells.models import Well, WellStatus
+
+# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
+BAD_REQUEST = OpenApiResponse(description='A field or parameter is invalid; the body names it: {"status": ["..."]}.')
+NOT_FOUND = OpenApiResponse(description="No well with that ID.")
 
 
 @extend_schema_view(
@@ -15,12 +19,25 @@ from wells.models import Well, WellStatus
             OpenApiParameter("field", description="Only wells in this field / area (exact, case-insensitive)."),
             OpenApiParameter("search", description="Substring of the well ID or name."),
         ],
+        responses={
+            200: WellSerializer(many=True),
+            400: BAD_REQUEST,
+            404: OpenApiResponse(description="No such page: page is below 1 or past the last one."),
+        },
     ),
-    retrieve=extend_schema(summary="Get one well by its public ID"),
-    create=extend_schema(summary="Register a well (operator or admin)"),
-    update=extend_schema(summary="Replace a well's details (operator or admin)"),
-    partial_update=extend_schema(summary="Change some of a well's details (operator or admin)"),
-    destroy=extend_schema(summary="Delete a well and its data (admin only)"),
+    retrieve=extend_schema(summary="Get one well by its public ID", responses={200: WellSerializer, 404: NOT_FOUND}),
+    create=extend_schema(
+        summary="Register a well (operator or admin)", responses={201: WellSerializer, 400: BAD_REQUEST}
+    ),
+    update=extend_schema(
+        summary="Replace a well's details (operator or admin)",
+        responses={200: WellSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
+    partial_update=extend_schema(
+        summary="Change some of a well's details (operator or admin)",
+        responses={200: WellSerializer, 400: BAD_REQUEST, 404: NOT_FOUND},
+    ),
+    destroy=extend_schema(summary="Delete a well and its data (admin only)", responses={204: None, 404: NOT_FOUND}),
 )
 @extend_schema(tags=["Wells"])
 class WellViewSet(viewsets.ModelViewSet):
@@ -41,7 +58,7 @@ class WellViewSet(viewsets.ModelViewSet):
     def get_queryset(self):
         wells = Well.objects.all()
         params = self.request.query_params
-        if status := params.get("status"):
+        if (status := params.get("status")) is not None:  # given empty is an unknown status too
             if status not in WellStatus.values:
                 raise serializers.ValidationError(
                     {"status": f"Unknown status {status!r}; use one of {', '.join(WellStatus.values)}."}
