@@ -256,6 +256,13 @@ SPECTACULAR_SETTINGS = {
     "SCHEMA_PATH_PREFIX": r"/api/v1",
     # 401 and 403, with their error body, documented in one place for every operation (config/schema.py).
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_auth_errors"],
+    # Diagnostic types, severities and alarm states appear under several field names (alarm_type,
+    # peak_severity, from_state…): one named enum each in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "DiagnosticTypeEnum": "analytics.models.DiagnosticType",
+        "SeverityEnum": "analytics.models.Severity",
+        "AlarmStateEnum": "alarms.models.AlarmState",
+    },
 }
 
 # --- Diagnostics (analytics/diagnostics; the rules' own thresholds are documented in README) ------------
@@ -279,15 +286,6 @@ ALARM_SHELVE_MAX_HOURS = env_int("ALARM_SHELVE_MAX_HOURS", 72, minimum=1)
 for _address in ALARM_ESCALATION_RECEIVERS:
     if _address.count("@") != 1 or _address.startswith("@") or _address.endswith("@"):
         raise ImproperlyConfigured(f"ALARM_ESCALATION_RECEIVERS must list e-mail addresses, got {_address!r}.")
-# The alarms API shows diagnostic types, severities and alarm states under several field names
-# (alarm_type, peak_severity, from_state…): one named enum each in the OpenAPI schema.
-SPECTACULAR_SETTINGS.setdefault("ENUM_NAME_OVERRIDES", {}).update(
-    {
-        "DiagnosticTypeEnum": "analytics.models.DiagnosticType",
-        "SeverityEnum": "analytics.models.Severity",
-        "AlarmStateEnum": "alarms.models.AlarmState",
-    }
-)
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
