@@ -25,6 +25,11 @@ Fault episodes (``FaultEpisode``, kinds in ``FAULT_KINDS``, the names of
 ``analytics.models.DiagnosticType``) change the operating conditions the way the physics does; the
 docstring of each ``_fault_*`` function says how. Gradual faults build up over the first quarter of
 the episode (at most 10 minutes); ``scale_wear`` builds up over the whole episode.
+
+Operating changes (``OperatingChange``, kinds in ``OPERATING_CHANGES``) are what a field does to a healthy
+well on purpose: a choke opened or closed a step, the drive's frequency set up or down, a planned shut-in.
+They move the signals as much as some faults do, and are not faults; the docstring of each ``_change_*``
+function says how. They act as a step at the start and are undone at the end (a shut-in restarts the pump).
 """
 
 import datetime
@@ -82,8 +87,10 @@ FAULT_KINDS = {
     "gas_lock": "the pump holds only gas: flow and current collapse, motor temperature rises, pip recovers",
     "pump_off": "inflow can't keep up: pip falls to near zero, flow falls, current drops and cycles",
     "broken_shaft": "motor spins free: current at no-load (30-40 % of nameplate), flow ~0, pip rises",
-    "tubing_leak": "a hole in the tubing recirculates fluid: flow, discharge and tubing pressure fall; current ~same",
-    "plugged_intake": "scale or sand on the intake screen: pip and intake pressure drop, flow falls, current drops",
+    "tubing_leak": "a hole in the tubing recirculates fluid: flow, discharge and tubing pressure fall, pip rises; "
+    "current ~same",
+    "plugged_intake": "scale or sand on the intake screen: intake pressure drops while pip rises, flow and current "
+    "fall, motor warms",
     "deadhead": "closed surface valve: flow 0, discharge and tubing pressure high, current ~60 %, motor heats",
     "scale_wear": "scale or worn stages, over days: flow declines, current and vibration rise",
     "overload": "heavy or emulsified fluid, low voltage: current above 115 % of nameplate, motor heats",
@@ -91,6 +98,15 @@ FAULT_KINDS = {
     "high_vibration": "worn bearings or unbalance: vibration above the well's limit",
     "power_trip": "power lost: current and flow 0, pip builds up, motor cools; restarts when the episode ends",
     "stale_sensor": "the controller repeats its last reading: every value frozen exactly",
+}
+
+
+OPERATING_CHANGES = {
+    "choke_change": "the wellhead choke opened or closed a step (ratio: new flow area / old): flow follows the "
+    "pump curve, tubing pressure moves the other way, pip and current follow the flow",
+    "setpoint_change": "the drive's frequency set up or down (ratio: new / old): flow ~ f, head ~ f^2, power ~ f^3 "
+    "(current follows torque, ~ f^2)",
+    "shut_in": "a planned shut-in: the pump is stopped, and restarted when the change ends",
 }
 
 
@@ -150,6 +166,42 @@ class FaultEpisode:
 
     def __str__(self):
         return f"{self.well_id} {self.kind} {self.start:%Y-%m-%d %H:%M:%S}Z for {format_duration(self.duration)}"
+
+
+@dataclass(frozen=True)
+class OperatingChange:
+    """One deliberate change to how a healthy well is run, over [start, start + duration): not a fault.
+
+    ``ratio`` is its size: for ``choke_change`` the choke's flow area as a share of its normal one (above 1
+    opened, below 1 closed), for ``setpoint_change`` the drive's frequency as a share of its normal one;
+    ``shut_in`` has none. Changes are relative to the well's normal running, so two changes of one kind
+    on one well must not overlap.
+    """
+
+    well_id: str
+    kind: str
+    start: datetime.datetime
+    duration: datetime.timedelta
+    ratio: float = 1.0
+
+    def __post_init__(self):
+        if self.kind not in OPERATING_CHANGES:
+            raise ValueError(f"unknown operating change {self.kind!r}; known: {', '.join(OPERATING_CHANGES)}")
+        if self.start.utcoffset() is None:
+            raise ValueError("a change's start must carry a time zone")
+        if self.duration <= datetime.timedelta(0):
+            raise ValueError("a change's duration must be positive")
+        if not self.ratio > 0:
+            raise ValueError("a change's ratio must be positive")
+
+    @property
+    def end(self):
+        return self.start + self.duration
+
+    def __str__(self):
+        size = "" if self.kind == "shut_in" else f" x{self.ratio:g}"
+        duration = format_duration(self.duration)
+        return f"{self.well_id} {self.kind}{size} {self.start:%Y-%m-%d %H:%M:%S}Z for {duration}"
 
 
 # --- Parsing fault specifications ------------------------------------------------------------------
@@ -235,13 +287,15 @@ def demo_faults(now, well_ids):
 
 
 class _Conditions:
-    """What drives one reading: the healthy operating point, then changed by any active faults.
+    """What drives one reading: the healthy operating point, changed by any active operating changes, then faults.
 
-    The class attributes are the healthy values; a fault sets its own on an instance. Readings with no
-    fault active share one instance (``_HEALTHY``), which matters at millions of readings.
+    The class attributes are the healthy values; a change or fault sets its own on an instance. Readings with
+    neither active share one instance (``_HEALTHY``), which matters at millions of readings.
     """
 
     flow_scale = 1.0  # multiplier on the pump's healthy flow
+    speed = 1.0  # drive frequency as a share of the normal one (affinity laws: flow ~ f, head ~ f^2, power ~ f^3)
+    choke_factor = 1.0  # multiplier on the choke's pressure drop at a given flow (1 / opening^2)
     powered = True
     shaft_broken = False
     valve_closed = False
@@ -274,15 +328,22 @@ SECONDS_PER_YEAR = 365.25 * 86400
 
 
 class WellSimulator:
-    """The pump controller of one well: a reading for any moment, healthy or during its fault episodes.
+    """The pump controller of one well: a reading for any moment, healthy, changed by its operating changes
+    or during its fault episodes.
 
     Readings must be asked for in time order (the lags and a frozen sensor carry state from one reading
-    to the next). With the same seed, spec, faults and sequence of times the readings are identical.
+    to the next). With the same seed, spec, faults, changes and sequence of times the readings are identical.
     """
 
-    def __init__(self, spec, *, seed=0, faults=()):
+    def __init__(self, spec, *, seed=0, faults=(), changes=()):
         self.spec = spec
         self.faults = sorted((f for f in faults if f.well_id == spec.well_id), key=lambda f: f.start)
+        self.changes = sorted((c for c in changes if c.well_id == spec.well_id), key=lambda c: c.start)
+        for kind in OPERATING_CHANGES:
+            same_kind = [c for c in self.changes if c.kind == kind]
+            for earlier, later in zip(same_kind, same_kind[1:], strict=False):
+                if later.start < earlier.end:
+                    raise ValueError(f"operating changes overlap: {earlier} and {later}")
         # Each well draws its own operating point, so the fleet isn't twelve copies of one pump.
         # Demo data, not secrets: a seeded, repeatable generator is what's wanted.
         draw = random.Random(f"{seed}:{spec.well_id}:well")  # noqa: S311
@@ -308,6 +369,8 @@ class WellSimulator:
         offset = spec.first_valid_time().astimezone(zoneinfo.ZoneInfo(spec.timezone)).utcoffset()
         self._utc_offset_h = offset.total_seconds() / 3600
         self._episodes = [(f.start.timestamp(), f.end.timestamp(), f) for f in self.faults]
+        self._changes = [(c.start.timestamp(), c.end.timestamp(), c) for c in self.changes]
+        self._choke_flow_ratios = {}
         self._noise = random.Random(f"{seed}:{spec.well_id}:noise")  # noqa: S311
         self._last_epoch = None
         self._last_gap = None
@@ -324,6 +387,22 @@ class WellSimulator:
         """The episodes of this well covering ``time``."""
         epoch = time.timestamp()
         return [fault for start, end, fault in self._episodes if start <= epoch < end]
+
+    def choke_flow_ratio(self, opening):
+        """The pump's flow, as a share of its normal one, once the choke's flow area is ``opening`` times normal.
+
+        The pump's head (which rises as its flow falls) balances the fluid column, the flowline and the
+        choke's drop (which grows with the flow squared and falls with the opening squared), while pip rises
+        as the drawdown eases: a quadratic in the flow ratio, 1 at opening 1. A high-head pump barely
+        notices the choke; a low-head pump with a big choke drop follows it.
+        """
+        if opening not in self._choke_flow_ratios:
+            curve_psi = (SHUTOFF_HEAD_RATIO - 1.0) * self.rated_head_psi * self.operating_fraction**2
+            a = curve_psi + self.choke_drop_psi / opening**2
+            b = self.drawdown_psi
+            c = curve_psi + self.choke_drop_psi + self.drawdown_psi
+            self._choke_flow_ratios[opening] = (-b + math.sqrt(b * b + 4 * a * c)) / (2 * a)
+        return self._choke_flow_ratios[opening]
 
     def metrics_at(self, time):
         """The nine metrics at ``time`` (aware datetime), in ``METRIC_NAMES`` order; see the module docstring."""
@@ -348,6 +427,11 @@ class WellSimulator:
         local_hour = (epoch / 3600 + self._utc_offset_h) % 24
         day_cycle = math.sin(2 * math.pi * (local_hour - 9) / 24)  # +1 at 15:00, -1 at 03:00 local
         c = _HEALTHY
+        for start, end, change in self._changes:
+            if start <= epoch < end:
+                if c is _HEALTHY:
+                    c = _Conditions()
+                _CHANGE_EFFECTS[change.kind](c, self, change)
         for start, end, fault in self._episodes:
             if start <= epoch < end:
                 if c is _HEALTHY:
@@ -355,26 +439,33 @@ class WellSimulator:
                 _FAULT_EFFECTS[fault.kind](c, self, epoch - start, end - start)
 
         # Operating point: the pump's share of its rated flow, and what it does to pip, head and the motor.
+        # Off its normal frequency the pump follows the affinity laws: flow ~ speed, head ~ speed^2 and
+        # power ~ speed^3 at the same point of its curve; at the drive's constant V/f the current follows the
+        # torque, ~ speed^2.
         turning = c.powered and not c.shaft_broken
+        speed = c.speed
         if turning and not c.valve_closed:
-            pump_flow = self.operating_fraction * decline * (1 + 0.015 * day_cycle) * c.flow_scale
+            pump_flow = self.operating_fraction * decline * (1 + 0.015 * day_cycle) * c.flow_scale * speed
         else:
             pump_flow = 0.0
         if c.pip_override is not None:
             pip_target = c.pip_override
         else:
-            # Depletion lowers the reservoir pressure a little; the pump's flow draws pip below it.
+            # Depletion lowers the reservoir pressure a little; the flow leaving the well (what the pump lifts
+            # less what leaks back down the annulus) draws pip below it.
             reservoir_psi = (self.initial_pip_psi + self.drawdown_psi) * (0.7 + 0.3 * decline)
-            pip_target = (reservoir_psi - self.drawdown_psi * pump_flow / self.operating_fraction) * c.pip_factor
+            outflow = pump_flow * (1 - c.leak)
+            pip_target = (reservoir_psi - self.drawdown_psi * outflow / self.operating_fraction) * c.pip_factor
         gas = c.gas
-        head_psi = self._head_psi(pump_flow) * c.head_factor * (1 - 0.9 * gas) if turning else 0.0
+        curve_flow = pump_flow / speed  # the point of the curve at normal frequency
+        head_psi = speed * speed * self._head_psi(curve_flow) * c.head_factor * (1 - 0.9 * gas) if turning else 0.0
         nameplate = spec.motor_nameplate_current_a
         if not c.powered:
             current = 0.0
         elif c.shaft_broken:
             current = nameplate * NO_LOAD_CURRENT_RATIO
         else:
-            brake_power = SHUTOFF_POWER_RATIO + (1 - SHUTOFF_POWER_RATIO) * pump_flow
+            brake_power = speed * speed * (SHUTOFF_POWER_RATIO + (1 - SHUTOFF_POWER_RATIO) * curve_flow)
             current = nameplate * (NO_LOAD_CURRENT_RATIO + LOADED_CURRENT_RATIO * brake_power * (1 - 0.8 * gas))
             current *= c.load_factor
         if c.powered:
@@ -398,10 +489,11 @@ class WellSimulator:
             return self._last_metrics
 
         pip = self._pip
-        discharge = (pip + head_psi) * c.discharge_factor
+        # The pump adds its head to the pressure at its suction, inside the intake screen.
+        discharge = (pip * (1 - c.intake_restriction) + head_psi) * c.discharge_factor
         surface_flow = pump_flow * (1 - c.leak)
         relative_flow = surface_flow / self.operating_fraction
-        tubing = self.flowline_psi + self.choke_drop_psi * relative_flow * relative_flow
+        tubing = self.flowline_psi + self.choke_drop_psi * c.choke_factor * relative_flow * relative_flow
         if c.valve_closed:  # shut downstream of the wellhead gauge: the pump's pressure builds up to it
             tubing = max(tubing, discharge - self.column_psi)
         tubing *= c.tubing_factor * (1 + 0.02 * day_cycle)
@@ -489,20 +581,22 @@ def _fault_broken_shaft(c, well, elapsed_s, duration_s):
 def _fault_tubing_leak(c, well, elapsed_s, duration_s):
     """A hole in the tubing sends part of the pumped fluid back down the annulus: less reaches the
     surface and the column above the pump loses pressure (discharge and tubing pressure fall), while the
-    pump itself works as before (current about unchanged)."""
+    pump itself works as before (current about unchanged). The fluid that leaks back raises the annulus
+    level (pip rises: the well gives up only what reaches the surface)."""
     s = _build_up(elapsed_s, duration_s)
     c.leak = 0.35 * s
     c.flow_scale *= 1 + 0.03 * s
-    c.discharge_factor *= 1 - 0.08 * s
+    c.discharge_factor *= 1 - 0.12 * s
     c.tubing_factor *= 1 - 0.45 * s
 
 
 def _fault_plugged_intake(c, well, elapsed_s, duration_s):
-    """Scale, sand or debris on the intake screen starves the pump: pip and (more) intake pressure drop,
-    flow falls and with it the load (current drops)."""
+    """Scale, sand or debris on the intake screen starves the pump: the pressure inside the screen (intake
+    pressure, the pump's suction) drops well below the annulus's, so discharge falls; flow falls and with
+    it the load (current drops) and the cooling flow past the motor (motor temperature rises a little).
+    The annulus is drawn down less, so pip (outside the screen) rises."""
     s = _build_up(elapsed_s, duration_s)
-    c.pip_factor *= 1 - 0.35 * s
-    c.intake_restriction += 0.25 * s
+    c.intake_restriction += 0.45 * s
     c.flow_scale *= 1 - 0.4 * s
 
 
@@ -552,6 +646,34 @@ def _fault_stale_sensor(c, well, elapsed_s, duration_s):
 
 
 _FAULT_EFFECTS = {kind: globals()[f"_fault_{kind}"] for kind in FAULT_KINDS}
+
+
+# --- Operating changes: each sets the conditions of a reading while it lasts ----------------------
+# Arguments: the conditions, the well's simulator, the change (its ``ratio``).
+
+
+def _change_choke_change(c, well, change):
+    """The choke opened (ratio > 1) or closed (< 1): its drop at a given flow changes with 1 / opening^2 and
+    the pump finds a new balance on its curve (``WellSimulator.choke_flow_ratio``). Closing it: flow falls,
+    tubing pressure and discharge rise (the pump makes more head at less flow), pip rises, current falls a
+    little; opening it does the opposite."""
+    c.choke_factor /= change.ratio * change.ratio
+    c.flow_scale *= well.choke_flow_ratio(change.ratio)
+
+
+def _change_setpoint_change(c, well, change):
+    """The drive's frequency changed by ``ratio``: flow ~ f, head ~ f^2, power ~ f^3 and current (the torque's
+    share) ~ f^2; pip, tubing pressure and motor temperature follow the new flow."""
+    c.speed *= change.ratio
+
+
+def _change_shut_in(c, well, change):
+    """The well is shut in: the pump is stopped (no current, no flow, pip builds up, the motor cools) and is
+    restarted when the change ends; the lags show the drawdown and heating afterwards."""
+    c.powered = False
+
+
+_CHANGE_EFFECTS = {kind: globals()[f"_change_{kind}"] for kind in OPERATING_CHANGES}
 
 
 # --- Backfill --------------------------------------------------------------------------------------

@@ -18,7 +18,7 @@ from analytics.models import DiagnosticType
 from telemetry import simulator
 from telemetry.ingest import parse_payload, validate_readings
 from telemetry.models import Reading
-from telemetry.simulator import FaultEpisode, PumpSpec, WellSimulator
+from telemetry.simulator import FaultEpisode, OperatingChange, PumpSpec, WellSimulator
 from tests.factories import TEST_PASSWORD, UserFactory, WellFactory
 from wells.demo import DEMO_WELLS
 
@@ -40,9 +40,9 @@ def demo_specs():
 SPEC = demo_specs()[2]  # WELL-003: 1750 bbl/d rated, 62 A nameplate
 
 
-def series(spec, start, end, step=MINUTE, faults=(), seed=0):
+def series(spec, start, end, step=MINUTE, faults=(), seed=0, changes=()):
     """{time: metrics dict} every ``step`` over [start, end)."""
-    well = WellSimulator(spec, seed=seed, faults=faults)
+    well = WellSimulator(spec, seed=seed, faults=faults, changes=changes)
     readings = {}
     time = start
     while time < end:
@@ -142,20 +142,22 @@ def test_a_broken_shaft_leaves_no_load_current_no_flow_and_rising_pip():
     assert mean(after, "motor_current") > 0.75 * NAMEPLATE  # the episode over, the pump is back
 
 
-def test_a_tubing_leak_lowers_flow_and_pressures_but_not_current():
+def test_a_tubing_leak_lowers_flow_and_pressures_raises_pip_but_not_current():
     before, during, _ = fault_run("tubing_leak")
     assert mean(during, "flow_rate") < 0.8 * mean(before, "flow_rate")
     assert mean(during, "discharge_pressure") < 0.95 * mean(before, "discharge_pressure")
     assert mean(during, "tubing_pressure") < 0.8 * mean(before, "tubing_pressure")
+    assert mean(during, "pip") > 1.05 * mean(before, "pip")  # the leaked fluid refills the annulus
     assert mean(during, "motor_current") == pytest.approx(mean(before, "motor_current"), rel=0.05)
 
 
-def test_a_plugged_intake_drops_pip_flow_and_current():
+def test_a_plugged_intake_raises_pip_but_drops_intake_pressure_flow_and_current_and_warms_the_motor():
     before, during, _ = fault_run("plugged_intake")
-    assert mean(during, "pip") < 0.85 * mean(before, "pip")
-    assert mean(during, "intake_pressure") < mean(during, "pip") * 0.8
+    assert mean(during, "pip") > 1.05 * mean(before, "pip")  # less drawdown outside the screen
+    assert mean(during, "intake_pressure") < 0.8 * mean(before, "intake_pressure")  # starved inside it
     assert mean(during, "flow_rate") < 0.8 * mean(before, "flow_rate")
     assert mean(during, "motor_current") < 0.95 * mean(before, "motor_current")
+    assert mean(during, "motor_temp") > mean(before, "motor_temp") + 2
 
 
 def test_deadhead_stops_flow_raises_discharge_and_heats_the_motor():
@@ -220,6 +222,86 @@ def test_every_reading_passes_ingest_validation_healthy_or_faulty(now):
     payloads = [device.payload_at(start + m * MINUTE) for m in range(4 * 60)]
     readings = parse_payload(json.dumps(payloads).encode(), well_id=well.well_id)
     assert len(validate_readings(readings, now=now)) == len(payloads)
+
+
+def change_run(kind, ratio=1.0, duration=2 * HOUR):
+    """(healthy hour before, the change's last hour, the hour after it) for WELL-003 with one operating change."""
+    start = T0 + HOUR
+    change = OperatingChange(SPEC.well_id, kind, start, duration, ratio=ratio)
+    readings = series(SPEC, T0, start + duration + HOUR, changes=[change])
+    before = [r for t, r in readings.items() if t < start]
+    during = [r for t, r in readings.items() if start + duration - HOUR <= t < start + duration]
+    after = [r for t, r in readings.items() if start + duration + 30 * MINUTE <= t]
+    return before, during, after
+
+
+def test_operating_changes_are_not_faults():
+    assert not set(simulator.OPERATING_CHANGES) & set(DiagnosticType.values)
+    with pytest.raises(ValueError, match="unknown operating change"):
+        OperatingChange(SPEC.well_id, "gas_lock", T0, HOUR)
+    with pytest.raises(ValueError, match="overlap"):
+        WellSimulator(
+            SPEC,
+            changes=[
+                OperatingChange(SPEC.well_id, "choke_change", T0, 2 * HOUR, ratio=1.2),
+                OperatingChange(SPEC.well_id, "choke_change", T0 + HOUR, 2 * HOUR, ratio=0.8),
+            ],
+        )
+
+
+def test_a_setpoint_ten_percent_down_lowers_flow_about_ten_percent_and_current_noticeably():
+    before, during, after = change_run("setpoint_change", ratio=0.9)
+    assert mean(during, "flow_rate") / mean(before, "flow_rate") == pytest.approx(0.9, abs=0.02)
+    assert mean(during, "motor_current") < 0.92 * mean(before, "motor_current")
+    head_before = mean(before, "discharge_pressure") - mean(before, "pip")
+    head_during = mean(during, "discharge_pressure") - mean(during, "pip")
+    assert head_during / head_before == pytest.approx(0.81, abs=0.03)  # head ~ f^2 at the same point of the curve
+    assert mean(during, "pip") > mean(before, "pip")  # less drawdown
+    assert mean(after, "flow_rate") == pytest.approx(mean(before, "flow_rate"), rel=0.03)  # set back
+
+
+def test_a_setpoint_up_raises_flow_and_current():
+    before, during, _ = change_run("setpoint_change", ratio=1.05)
+    assert mean(during, "flow_rate") / mean(before, "flow_rate") == pytest.approx(1.05, abs=0.02)
+    assert mean(during, "motor_current") > 1.04 * mean(before, "motor_current")
+    assert all(r["motor_current"] < SPEC.motor_nameplate_current_a for r in during)
+
+
+def test_closing_the_choke_lowers_flow_and_current_and_raises_tubing_pressure_and_pip():
+    before, during, _ = change_run("choke_change", ratio=0.6)
+    assert mean(during, "flow_rate") < 0.97 * mean(before, "flow_rate")
+    assert mean(during, "tubing_pressure") > 1.2 * mean(before, "tubing_pressure")
+    assert mean(during, "discharge_pressure") > mean(before, "discharge_pressure")
+    assert mean(during, "pip") > mean(before, "pip")
+    assert mean(during, "motor_current") < mean(before, "motor_current")
+
+
+def test_opening_the_choke_raises_flow_and_current_and_lowers_tubing_pressure_and_pip():
+    before, during, _ = change_run("choke_change", ratio=1.5)
+    assert mean(during, "flow_rate") > 1.01 * mean(before, "flow_rate")
+    assert mean(during, "tubing_pressure") < 0.9 * mean(before, "tubing_pressure")
+    assert mean(during, "pip") < mean(before, "pip")
+    assert mean(during, "motor_current") > mean(before, "motor_current")
+
+
+def test_the_choke_matters_more_to_a_low_head_pump():
+    # The same well (same draws of drawdown, choke and flowline) with a short and a tall pump.
+    low_head = WellSimulator(PumpSpec("WELL-X", 2000, 70, 60.0))
+    high_head = WellSimulator(PumpSpec("WELL-X", 2000, 390, 60.0))
+    for well in (low_head, high_head):
+        assert well.choke_flow_ratio(1.0) == pytest.approx(1.0)
+        assert well.choke_flow_ratio(0.5) < 1.0 < well.choke_flow_ratio(2.0)
+    assert low_head.choke_flow_ratio(0.5) < high_head.choke_flow_ratio(0.5) - 0.05
+    assert low_head.choke_flow_ratio(2.0) > high_head.choke_flow_ratio(2.0) + 0.05
+
+
+def test_a_shut_in_stops_the_pump_and_it_restarts_when_it_ends():
+    before, during, after = change_run("shut_in", duration=4 * HOUR)
+    assert all(r["motor_current"] == 0 and r["flow_rate"] == 0 for r in during)
+    assert mean(during, "pip") > mean(before, "pip")
+    assert mean(during, "motor_temp") < mean(before, "motor_temp") - 10
+    assert mean(after, "motor_current") > 0.75 * NAMEPLATE
+    assert mean(after, "flow_rate") > 0.8 * mean(before, "flow_rate")
 
 
 def test_it_parses_fault_specifications():
