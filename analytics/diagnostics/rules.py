@@ -12,15 +12,17 @@ pressure, CP casing pressure, Tm motor temperature):
    are judged alike. A well with fewer than ``MIN_BASELINE_HOURS`` running hours has no baseline
    yet: only the rules that need none (its nameplate, limits and recommended range) run, and
    ``anomaly`` findings are never more than info.
-2. **Now** is the median of the last ``SHORT_WINDOW`` of raw readings; **erratic** is the median
-   step between consecutive readings, relative to the level (one step change — a choke or setpoint
-   moved — does not make a signal erratic; slugging gas does).
+2. **Now** is the median of the last ``LEVEL_WINDOW`` of raw readings; **erratic** is the median
+   step between consecutive readings over ``SHORT_WINDOW``, relative to the level (one step change —
+   a choke or setpoint moved — does not make a signal erratic; slugging gas does). Only readings since
+   the pump last started count: a restart after a trip or a planned shut-in is judged on its own.
 3. **The rules**, most specific first; a flow-loss condition found suppresses the generic ones
    (``out_of_range``, ``anomaly``) for that run. Each threshold is a named constant below, and the
    README has the table.
 """
 
 import datetime
+import math
 import statistics
 from typing import NamedTuple
 
@@ -32,9 +34,11 @@ RECENT_WINDOW = datetime.timedelta(hours=2)
 BASELINE_WINDOW = datetime.timedelta(days=7)
 
 # --- Documented settings (README: "Diagnostics rules") ------------------------------------------------
-SHORT_WINDOW = datetime.timedelta(minutes=10)  # "now": fast conditions
-SLOW_WINDOW = datetime.timedelta(minutes=30)  # sustained conditions (out of range, overload)
-MIN_SHORT_READINGS = 4  # fewer readings in the short window: only the data checks run
+LEVEL_WINDOW = datetime.timedelta(minutes=5)  # "now": the level a fast condition is judged on
+SHORT_WINDOW = datetime.timedelta(minutes=10)  # how erratic a signal is, how fast it rises
+SLOW_WINDOW = datetime.timedelta(minutes=30)  # sustained conditions (out of range)
+MIN_LEVEL_READINGS = 3  # fewer running readings in the level window: only the data and trip checks run
+MIN_SHORT_READINGS = 4  # fewer in the short window: no judgement of how erratic a signal is
 MIN_BASELINE_HOURS = 12  # running hours needed before a well has a baseline
 ANOMALY_PAGING_HOURS = 72  # (documented: anomalies stay info; see ``_anomaly``)
 
@@ -58,15 +62,16 @@ ERRATIC_CURRENT_STEP = 0.018  # median step of A above 1.8 %: erratic
 GAS_PIP_RATIO = 0.92  # erratic Q and A with PIP below this share of normal, or CP risen: gas
 REDUCED_FLOW_RATIO = 0.85  # Q below this share of normal: "Q ↓"
 LEAK_THP_RATIO = 0.85  # THP below this share of normal with Q ↓ and A about normal: tubing leak
-LEAK_CURRENT_BAND = 0.08  # "A about normal": within ±8 %
+LEAK_CURRENT_BAND = (0.95, 1.08)  # "A about normal": from −5 % to +8 %
 PLUGGED_CURRENT_RATIO = 0.97  # A below this share of normal with Q ↓ and PIP up: plugged intake
 PLUGGED_INTAKE_RATIO_DROP = 0.9  # intake/PIP ratio below 0.9× its normal: pressure lost across the screen
 PLUGGED_PD_RATIO = 0.97  # without an intake gauge: Pd held up (a slowed pump would lose head)
 PLUGGED_TEMP_RISE_C = 2.0
 
-SCALE_CURRENT_RISE = 1.04  # over the recent window: A ≥ 1.04× normal while Q ≤ 0.96× normal
-SCALE_FLOW_DROP = 0.96
-SCALE_SIGMAS = 3.0
+SCALE_CURRENT_RISE = 1.03  # over the recent window: A ≥ 1.03× its level before the last day, Q ≤ 0.97×
+SCALE_FLOW_DROP = 0.97
+SCALE_SIGMAS = 3.0  # and each beyond 3 σ of its hour-to-hour noise
+SCALE_BEFORE = datetime.timedelta(days=1)  # the drift is judged against the hours before this
 
 OVERLOAD_RATIO = 1.10  # A above 110 % of nameplate over the short window: overload; 120 %: critical
 OVERLOAD_CRITICAL_RATIO = 1.20
@@ -154,19 +159,19 @@ def _median(values):
     return statistics.median(values) if values else None
 
 
+def _running_hour(spec, row):
+    """True for an hourly row in which the pump never stopped (its minimum flow is above zero) and drew a
+    running current."""
+    running_current = max(RUNNING_MIN_CURRENT_A, RUNNING_MIN_CURRENT_RATIO * spec.motor_nameplate_current_a)
+    return (row["min_flow_rate"] or 0.0) > 0.0 and (row["avg_motor_current"] or 0.0) >= 2 * running_current
+
+
 def baseline_of(hourly, spec, until):
     """{metric: Normal} from the running hours before ``until``, or None with fewer than MIN_BASELINE_HOURS.
 
     A running hour never stopped (its minimum flow is above zero) and drew a running current.
     """
-    running_current = max(RUNNING_MIN_CURRENT_A, RUNNING_MIN_CURRENT_RATIO * spec.motor_nameplate_current_a)
-    rows = [
-        row
-        for row in hourly
-        if row["bucket"] < until
-        and (row["min_flow_rate"] or 0.0) > 0.0
-        and (row["avg_motor_current"] or 0.0) >= 2 * running_current
-    ]
+    rows = [row for row in hourly if row["bucket"] < until and _running_hour(spec, row)]
     if len(rows) < MIN_BASELINE_HOURS:
         return None
     normal = {}
@@ -238,10 +243,14 @@ class _Judge:
         self.spec = spec
         self.now = now
         self.readings = readings
-        self.short = _Now(_within(readings, now - SHORT_WINDOW))
-        self.slow = _Now(_within(readings, now - SLOW_WINDOW))
-        self.normal = baseline_of(hourly, spec, now - RECENT_WINDOW)
+        self.hourly = hourly
         self.running_current = max(RUNNING_MIN_CURRENT_A, RUNNING_MIN_CURRENT_RATIO * spec.motor_nameplate_current_a)
+        stops = [i for i, reading in enumerate(readings) if not _is_running(self, reading)]
+        self.since_start = readings[stops[-1] + 1 :] if stops else readings
+        self.level = _Now(_within(self.since_start, now - LEVEL_WINDOW))
+        self.short = _Now(_within(self.since_start, now - SHORT_WINDOW))
+        self.slow = _Now(_within(self.since_start, now - SLOW_WINDOW))
+        self.normal = baseline_of(hourly, spec, now - RECENT_WINDOW)
 
     def usual(self, metric):
         """The well's normal value of ``metric``, or None (no baseline, or the sensor does not report)."""
@@ -251,14 +260,14 @@ class _Judge:
 
     def ratio(self, metric, window=None):
         """Now over normal for ``metric``; None when either is unknown or normal is zero."""
-        now, usual = (window or self.short).median(metric), self.usual(metric)
+        now, usual = (window or self.level).median(metric), self.usual(metric)
         if now is None or not usual:
             return None
         return now / usual
 
     def sigmas(self, metric, window=None):
         """How many robust σ ``metric`` is from normal now (signed); None when unknown."""
-        now = (window or self.short).median(metric)
+        now = (window or self.level).median(metric)
         if now is None or self.normal is None or metric not in self.normal:
             return None
         return (now - self.normal[metric].median) / self.normal[metric].sigma
@@ -289,7 +298,7 @@ class _Judge:
             "vibration": "vibration",
         }[metric]
         return {
-            f"{name}_{unit}": _rounded((window or self.short).median(metric)),
+            f"{name}_{unit}": _rounded((window or self.level).median(metric)),
             f"normal_{name}_{unit}": _rounded(self.usual(metric)),
         }
 
@@ -380,7 +389,7 @@ def _frequent_restarts(judge):
 def _flow_lost(judge):
     """Deadhead, broken shaft or gas lock: no flow while the motor runs. At most one of them."""
     usual_flow = judge.usual("flow_rate") or judge.spec.rated_flow_bpd
-    flow = judge.short.median("flow_rate")
+    flow = judge.level.median("flow_rate")
     if flow is None or flow >= FLOW_LOST_RATIO * usual_flow:
         return None
     evidence = {
@@ -396,7 +405,7 @@ def _flow_lost(judge):
 
     current = judge.ratio("motor_current")
     if current is None:  # no baseline: judge the current against the nameplate (running ≈ 90 % of it)
-        current = judge.short.median("motor_current") / (0.9 * judge.spec.motor_nameplate_current_a)
+        current = judge.level.median("motor_current") / (0.9 * judge.spec.motor_nameplate_current_a)
     pip = judge.ratio("pip")
     if pip is not None and pip <= PUMP_OFF_PIP_RATIO:  # the annulus is drawn down: the well, not the pump
         return judge.finding("pump_off", CRITICAL, 0.8, evidence)
@@ -419,7 +428,7 @@ def _flow_lost(judge):
 
 def _reduced_flow(judge):
     """Pump-off, gas interference, plugged intake or tubing leak; needs a baseline. At most one of them."""
-    if judge.normal is None or judge.short.count < MIN_SHORT_READINGS:
+    if judge.normal is None:
         return None
     flow, current, pip = judge.ratio("flow_rate"), judge.ratio("motor_current"), judge.ratio("pip")
     if flow is None or current is None or pip is None:
@@ -435,64 +444,92 @@ def _reduced_flow(judge):
         severity = CRITICAL if pip <= PUMP_OFF_CRITICAL_PIP_RATIO else WARNING
         return judge.finding("pump_off", severity, 0.7 + 0.3 * (1 - pip), evidence)
 
-    flow_step, current_step = judge.short.jitter("flow_rate") or 0.0, judge.short.jitter("motor_current") or 0.0
-    casing = judge.ratio("casing_pressure")
-    erratic = flow_step >= ERRATIC_FLOW_STEP and current_step >= ERRATIC_CURRENT_STEP
-    if erratic and (pip <= GAS_PIP_RATIO or (casing is not None and casing >= GAS_CASING_RISE)):
-        evidence |= {"flow_step_pct": round(100 * flow_step, 1), "current_step_pct": round(100 * current_step, 1)}
-        evidence |= judge.compared("casing_pressure", "psi")
-        return judge.finding("gas_interference", WARNING, 0.75, evidence)
+    if judge.short.count >= MIN_SHORT_READINGS:
+        flow_step, current_step = judge.short.jitter("flow_rate") or 0.0, judge.short.jitter("motor_current") or 0.0
+        casing = judge.ratio("casing_pressure")
+        erratic = flow_step >= ERRATIC_FLOW_STEP and current_step >= ERRATIC_CURRENT_STEP
+        if erratic and (pip <= GAS_PIP_RATIO or (casing is not None and casing >= GAS_CASING_RISE)):
+            evidence |= {"flow_step_pct": round(100 * flow_step, 1), "current_step_pct": round(100 * current_step, 1)}
+            evidence |= judge.compared("casing_pressure", "psi")
+            return judge.finding("gas_interference", WARNING, 0.75, evidence)
 
     if flow >= REDUCED_FLOW_RATIO or pip_sigmas < -2:
         return None
+    # Q down with PIP not falling: the pump is starved at its screen (plugged intake) or its output
+    # recirculates (tubing leak). A pressure lost across the screen, where a gauge sees it, decides.
+    screen_loss = None
+    intake_now, intake_usual = judge.level.median("intake_pressure"), judge.usual("intake_pressure")
+    if intake_now is not None and intake_usual:
+        screen_loss = (intake_now / judge.level.median("pip")) / (intake_usual / judge.usual("pip"))
+        evidence["intake_to_pip_vs_normal"] = round(screen_loss, 3)
+    if screen_loss is not None and screen_loss <= PLUGGED_INTAKE_RATIO_DROP and current <= PLUGGED_CURRENT_RATIO:
+        evidence |= judge.compared("intake_pressure", "psi") | judge.compared("motor_temp", "c")
+        return judge.finding("plugged_intake", WARNING, 0.8, evidence)
+
     thp = judge.ratio("tubing_pressure")
-    if thp is not None and thp <= LEAK_THP_RATIO and abs(current - 1) <= LEAK_CURRENT_BAND:
+    low, high = LEAK_CURRENT_BAND
+    if thp is not None and thp <= LEAK_THP_RATIO and low <= current <= high:
         evidence |= judge.compared("tubing_pressure", "psi")
         return judge.finding("tubing_leak", WARNING, 0.75, evidence)
 
-    if current <= PLUGGED_CURRENT_RATIO and pip_sigmas >= 2:
-        intake_now, intake_usual = judge.short.median("intake_pressure"), judge.usual("intake_pressure")
+    if screen_loss is None and current <= PLUGGED_CURRENT_RATIO and pip_sigmas >= 2:
+        # Without an intake gauge: a starved pump keeps its head (Pd held up) and its motor warms, where a
+        # pump slowed down by its drive would lose head and cool.
         pd = judge.ratio("discharge_pressure")
-        temp_rise = None
-        if judge.usual("motor_temp") is not None and judge.short.median("motor_temp") is not None:
-            temp_rise = judge.short.median("motor_temp") - judge.usual("motor_temp")
-        if intake_now is not None and intake_usual:
-            screen_loss = (intake_now / judge.short.median("pip")) / (intake_usual / judge.usual("pip"))
-            plugged = screen_loss <= PLUGGED_INTAKE_RATIO_DROP
-            evidence["intake_to_pip_vs_normal"] = round(screen_loss, 3)
-        else:
-            plugged = (pd is None or pd >= PLUGGED_PD_RATIO) and (temp_rise or 0.0) >= PLUGGED_TEMP_RISE_C
-        if plugged:
-            evidence |= judge.compared("intake_pressure", "psi") | judge.compared("motor_temp", "c")
-            return judge.finding("plugged_intake", WARNING, 0.7, evidence)
+        temp_now, temp_usual = judge.level.median("motor_temp"), judge.usual("motor_temp")
+        temp_rise = temp_now - temp_usual if temp_now is not None and temp_usual is not None else 0.0
+        if (pd is None or pd >= PLUGGED_PD_RATIO) and temp_rise >= PLUGGED_TEMP_RISE_C:
+            evidence |= judge.compared("discharge_pressure", "psi") | judge.compared("motor_temp", "c")
+            return judge.finding("plugged_intake", WARNING, 0.65, evidence)
     return None
+
+
+def _hour_to_hour_noise(values):
+    """A robust σ of the hour-to-hour change of ``values``: immune to the level shifts of operating changes."""
+    steps = [b - a for a, b in zip(values, values[1:], strict=False)]
+    if len(steps) < MIN_BASELINE_HOURS:
+        return None
+    middle = statistics.median(steps)
+    return 1.4826 * statistics.median(abs(step - middle) for step in steps) / math.sqrt(2)
 
 
 def _scale_wear(judge):
-    """Over the recent window: A up and Q down against the baseline, both beyond noise (days of drift)."""
-    window = _Now(judge.readings)
-    if judge.normal is None or window.count < 30:
+    """Days of drift: A up while Q down against the running hours before the last day, both beyond noise.
+
+    Choke and speed changes move A and Q the same way; only a pump losing head to scale or wear (or a
+    growing load) moves them apart.
+    """
+    window = _Now(judge.since_start)
+    if window.count < 60:
         return None
-    flow, current = judge.ratio("flow_rate", window), judge.ratio("motor_current", window)
-    if flow is None or current is None:
+    before = judge.now - SCALE_BEFORE
+    rows = [row for row in judge.hourly if row["bucket"] < before and _running_hour(judge.spec, row)]
+    if len(rows) < MIN_BASELINE_HOURS:
         return None
-    if (
-        current >= SCALE_CURRENT_RISE
-        and flow <= SCALE_FLOW_DROP
-        and judge.sigmas("motor_current", window) >= SCALE_SIGMAS
-        and judge.sigmas("flow_rate", window) <= -SCALE_SIGMAS
+    evidence = {}
+    for metric, column, unit, wanted in (
+        ("flow_rate", "avg_flow_rate", "bpd", lambda change: change <= SCALE_FLOW_DROP),
+        ("motor_current", "avg_motor_current", "a", lambda change: change >= SCALE_CURRENT_RISE),
     ):
-        evidence = judge.compared("flow_rate", "bpd", window) | judge.compared("motor_current", "a", window)
-        evidence |= judge.compared("discharge_pressure", "psi", window) | judge.compared("vibration", "mm_s", window)
-        return judge.finding("scale_wear", WARNING, 0.7, evidence, window=RECENT_WINDOW)
-    return None
+        history = [row[column] for row in rows if row[column] is not None]
+        level, now = statistics.median(history), window.median(metric)
+        noise = _hour_to_hour_noise(history)
+        if not level or now is None or noise is None:
+            return None
+        if not wanted(now / level) or abs(now - level) < SCALE_SIGMAS * noise:
+            return None
+        name = "flow" if metric == "flow_rate" else "current"
+        evidence |= {f"{name}_{unit}": round(now, 1), f"{name}_{unit}_before": round(level, 1)}
+        evidence[f"{name}_change_pct"] = round(100 * (now / level - 1), 1)
+    evidence |= judge.compared("discharge_pressure", "psi", window) | judge.compared("vibration", "mm_s", window)
+    return judge.finding("scale_wear", WARNING, 0.7, evidence, window=RECENT_WINDOW)
 
 
 # --- Limits of the well's specification -----------------------------------------------------------------
 
 
 def _overload(judge):
-    current = judge.short.median("motor_current")
+    current = judge.level.median("motor_current")
     nameplate = judge.spec.motor_nameplate_current_a
     if current is None or current <= OVERLOAD_RATIO * nameplate:
         return None
@@ -504,7 +541,7 @@ def _overload(judge):
 
 def _high_motor_temp(judge):
     """Tm near or over the limit, or rising fast enough to reach it within TEMP_PROJECTION."""
-    temp, limit = judge.short.median("motor_temp"), judge.spec.motor_temp_limit_c
+    temp, limit = judge.level.median("motor_temp"), judge.spec.motor_temp_limit_c
     if temp is None:
         return None
     latest = judge.short.values("motor_temp")[-1]
@@ -523,7 +560,7 @@ def _high_motor_temp(judge):
 
 
 def _high_vibration(judge):
-    vibration, limit = judge.short.median("vibration"), judge.spec.vibration_limit_mm_s
+    vibration, limit = judge.level.median("vibration"), judge.spec.vibration_limit_mm_s
     if vibration is None or vibration < limit:
         return None
     severity = CRITICAL if vibration >= VIBRATION_CRITICAL_RATIO * limit else WARNING
@@ -553,7 +590,7 @@ def _anomaly(judge):
     being wrong; paging on them would flood the operators, so an anomaly stays info whatever the
     history.
     """
-    if judge.normal is None or judge.short.count < MIN_SHORT_READINGS:
+    if judge.normal is None:
         return None
     far = {}
     for metric in BASELINE_COLUMNS:
@@ -584,8 +621,8 @@ def diagnose(spec, readings, hourly, now):
         return findings  # frozen values say nothing about the pump
     if (tripped := _power_trip(judge)) is not None:
         return [*findings, tripped]
-    if judge.short.count < MIN_SHORT_READINGS:
-        return findings
+    if judge.level.count < MIN_LEVEL_READINGS:
+        return findings  # (re)started too recently to judge
 
     flow_condition = _flow_lost(judge) or _reduced_flow(judge)
     limits = [_overload(judge), _high_motor_temp(judge), _high_vibration(judge), _scale_wear(judge)]
