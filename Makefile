@@ -62,8 +62,8 @@ bench: venv services
 
 # `make diagnostics-eval`: the detection scenario suite, simulated faults and healthy wells through the
 # diagnostics rules (no database). Prints the table kept in the README; fails when a target is missed.
-diagnostics-eval: BENCH = tests/benchmarks/diagnostics_eval.py
-diagnostics-eval: bench
+diagnostics-eval:
+	$(MAKE) bench BENCH=tests/benchmarks/diagnostics_eval.py
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .
