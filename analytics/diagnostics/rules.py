@@ -40,7 +40,6 @@ SLOW_WINDOW = datetime.timedelta(minutes=30)  # sustained conditions (out of ran
 MIN_LEVEL_READINGS = 3  # fewer running readings in the level window: only the data and trip checks run
 MIN_SHORT_READINGS = 4  # fewer in the short window: no judgement of how erratic a signal is
 MIN_BASELINE_HOURS = 12  # running hours needed before a well has a baseline
-ANOMALY_PAGING_HOURS = 72  # (documented: anomalies stay info; see ``_anomaly``)
 
 RUNNING_MIN_CURRENT_RATIO = 0.10  # A below this share of nameplate (or 5 A): the motor is stopped
 RUNNING_MIN_CURRENT_A = 5.0
@@ -73,7 +72,7 @@ SCALE_FLOW_DROP = 0.97
 SCALE_SIGMAS = 3.0  # and each beyond 3 σ of its hour-to-hour noise
 SCALE_BEFORE = datetime.timedelta(days=1)  # the drift is judged against the hours before this
 
-OVERLOAD_RATIO = 1.10  # A above 110 % of nameplate over the short window: overload; 120 %: critical
+OVERLOAD_RATIO = 1.10  # A above 110 % of nameplate (the level, 5 min): overload; 120 %: critical
 OVERLOAD_CRITICAL_RATIO = 1.20
 TEMP_WARNING_MARGIN_C = 10.0  # Tm within 10 °C of the well's limit: warning; at the limit: critical
 TEMP_PROJECTION = datetime.timedelta(minutes=10)  # warning too when Tm's rise would reach the limit within this
