@@ -26,6 +26,9 @@ run: venv services
 	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
+	# A week of history, so each well has the baseline its diagnostics judge it against (a few seconds;
+	# readings already stored are skipped).
+	$(PY) manage.py simulate --backfill-days 7
 	$(PY) manage.py runplatform
 
 # `make test`: lint, Django's checks, migrations and API schema up to date, then the test suite
