@@ -33,6 +33,10 @@ lifecycle follows ISA-18.2 / OPC UA Part 9 (Active × Acked, plus Shelved and Ou
     - escalated: a critical alarm unacknowledged for ALARM_ESCALATE_AFTER_MINUTES, not shelved, gets
       one ``escalated`` event per unacknowledged spell; its state does not change.
 
+Notifications (``alarms.notifications``): raised, severity raised, escalated and the first return to
+normal reach people — e-mail by their preferences, signed webhooks to the receivers admins configured —
+once per transition, sent by Celery workers after the commit, retried with backoff.
+
 At most one open alarm per (well, type), by a partial unique index; ``alarms.lifecycle.raise_alarm``
 is the one raise path (the diagnostics signal receiver, tests and shells all use it). Every function
 that depends on time takes the time as an argument.

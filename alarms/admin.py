@@ -1,5 +1,7 @@
 """Alarms in the Django admin, for engineers: a filterable alarm list with acknowledge / shelve / unshelve /
-clear actions, each alarm's history, what is out of service, and a well's open alarms on its page.
+clear actions, each alarm's history, what is out of service, and a well's open alarms on its page; for
+admins, webhook receivers (the secret never shown but once), notification preferences and the read-only
+delivery log.
 
 Alarms are never added or edited by hand here: they change only through the actions, which call the
 same transitions as the API (``Alarm.acknowledge`` …), so the history and the rules are the same.
@@ -22,7 +24,19 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
 from alarms import lifecycle
-from alarms.models import COMMENT_MAX_LENGTH, Alarm, AlarmEvent, AlarmTransitionRefused, OutOfService
+from alarms.models import (
+    COMMENT_MAX_LENGTH,
+    NOTIFYING_KINDS,
+    Alarm,
+    AlarmEvent,
+    AlarmEventKind,
+    AlarmTransitionRefused,
+    NotificationDelivery,
+    NotificationPreference,
+    OutOfService,
+    WebhookReceiver,
+    generate_webhook_secret,
+)
 from analytics.models import DiagnosticType
 from wells.models import Well
 
@@ -345,3 +359,136 @@ class WellAdminWithAlarms(_registered_well_admin):
 
 admin.site.unregister(Well)
 admin.site.register(Well, WellAdminWithAlarms)
+
+
+# --- Notifications -----------------------------------------------------------------------------------
+
+
+class NotifyingKindsField(forms.MultipleChoiceField):
+    def __init__(self, **kwargs):
+        choices = [(kind, AlarmEventKind(kind).label) for kind in NOTIFYING_KINDS]
+        super().__init__(choices=choices, widget=forms.CheckboxSelectMultiple, **kwargs)
+
+    def clean(self, value):
+        chosen = super().clean(value)
+        return [kind for kind in NOTIFYING_KINDS if kind in chosen]
+
+
+class WebhookReceiverForm(forms.ModelForm):
+    """Everything but the secret, which is generated on add and shown once (and by "Generate new secrets")."""
+
+    kinds = NotifyingKindsField(label="Events")
+
+    class Meta:
+        model = WebhookReceiver
+        fields = ["name", "url", "active", "min_severity", "kinds", "field", "wells"]
+
+
+@admin.register(WebhookReceiver)
+class WebhookReceiverAdmin(admin.ModelAdmin):
+    form = WebhookReceiverForm
+    list_display = ["name", "url", "active", "min_severity", "field", "updated_at"]
+    list_filter = ["active", "min_severity"]
+    search_fields = ["name", "url", "field"]
+    filter_horizontal = ["wells"]
+    actions = ["generate_new_secrets"]
+
+    def _show_secret_once(self, request, receiver):
+        self.message_user(
+            request,
+            f"Secret of {receiver.name} (HMAC-SHA256 key for X-ESP-Signature), shown this once: {receiver.secret}",
+            messages.WARNING,
+        )
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self._show_secret_once(request, obj)
+
+    @admin.action(description="Generate new secrets for the selected receivers", permissions=["change"])
+    def generate_new_secrets(self, request, queryset):
+        for receiver in queryset:
+            receiver.secret = generate_webhook_secret()
+            receiver.save(update_fields=["secret", "updated_at"])
+            self._show_secret_once(request, receiver)
+
+
+class NotificationPreferenceForm(forms.ModelForm):
+    kinds = NotifyingKindsField(label="Events")
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["user", "email", "min_severity", "kinds"]
+
+
+@admin.register(NotificationPreference)
+class NotificationPreferenceAdmin(admin.ModelAdmin):
+    """Who wants alarm e-mail. Users set their own through the API; admins may change them here."""
+
+    form = NotificationPreferenceForm
+    list_display = ["user", "email", "min_severity", "updated_at"]
+    list_filter = ["email", "min_severity"]
+    search_fields = ["user__username", "user__email"]
+    list_select_related = ["user"]
+    raw_id_fields = ["user"]
+
+
+@admin.register(NotificationDelivery)
+class NotificationDeliveryAdmin(admin.ModelAdmin):
+    """The delivery log: read-only, as the workers wrote it."""
+
+    list_display = [
+        "id",
+        "alarm_link",
+        "event_kind",
+        "channel",
+        "recipient",
+        "status",
+        "attempts",
+        "response_code",
+        "created_at",
+        "last_attempt_at",
+        "sent_at",
+    ]
+    list_filter = ["status", "channel"]
+    search_fields = ["recipient", "event__alarm__well__well_id"]
+    search_help_text = "Search by recipient or well ID."
+    list_select_related = ["event__alarm__well"]
+    date_hierarchy = "created_at"
+    fields = [
+        "alarm_link",
+        "event_kind",
+        "channel",
+        "recipient",
+        "user",
+        "webhook",
+        "status",
+        "attempts",
+        "response_code",
+        "last_error",
+        "created_at",
+        "last_attempt_at",
+        "next_attempt_at",
+        "sent_at",
+        "payload",
+    ]
+    readonly_fields = fields
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+    @admin.display(description="alarm")
+    def alarm_link(self, delivery):
+        alarm = delivery.event.alarm
+        url = reverse("admin:alarms_alarm_change", args=[alarm.pk])
+        return format_html('<a href="{}">#{} {} {}</a>', url, alarm.pk, alarm.well.well_id, alarm.alarm_type_label)
+
+    @admin.display(description="event", ordering="event__kind")
+    def event_kind(self, delivery):
+        return delivery.event.get_kind_display()

@@ -11,6 +11,8 @@ class AlarmsConfig(AppConfig):
     # actions; alarms are never added by hand, and only admins delete); taking things out of service is
     # for admins, as in the API.
     operator_editable_models = ["alarm"]
+    # Who gets notified, the receivers' addresses and the delivery log are the admins' (as in the API).
+    admin_only_models = ["notificationpreference", "webhookreceiver", "notificationdelivery"]
 
     def ready(self):
         from alarms.lifecycle import on_diagnostics_ran

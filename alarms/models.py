@@ -4,14 +4,21 @@ The state diagram is in the package docstring (``alarms/__init__.py``). Transiti
 (acknowledge, shelve, unshelve, clear) are methods of ``Alarm``; the ones the platform makes (raise,
 return to normal, expiry of a shelve, escalation, out of service) are in ``alarms.lifecycle``. Each
 locks the alarm's row, checks the transition is allowed, changes the row and writes its
-``AlarmEvent`` in one transaction.
+``AlarmEvent`` — and, for an event that notifies, its ``NotificationDelivery`` rows — in one transaction.
+
+Notifications (``alarms.notifications``): who wants alarm e-mail (``NotificationPreference``), the
+systems that receive signed webhooks (``WebhookReceiver``), and the log of every delivery.
 """
 
 import datetime
+import secrets
+import urllib.parse
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models, transaction
 from django.db.models import Case, F, Q, Value, When
+from django.utils import timezone
 
 from analytics.models import DiagnosticType, Severity
 from wells.models import Well
@@ -319,10 +326,11 @@ class Alarm(models.Model):
         return False
 
     def record(self, kind, *, at, actor=None, comment="", details=None, from_state=None):
-        """Saves this (locked) alarm and appends the event of the transition, in the caller's transaction;
+        """Saves this (locked) alarm and appends the event of the transition, in the caller's transaction,
+        with the deliveries of its notifications when it notifies (``alarms.notifications.plan_deliveries``);
         the notifications hook runs once the transaction commits. ``from_state`` defaults to the state
-        the alarm was loaded with. Costs three queries."""
-        from alarms.notifications import alarm_event_committed
+        the alarm was loaded with. Costs three queries, and up to three more for an event that notifies."""
+        from alarms.notifications import alarm_event_committed, plan_deliveries
 
         before = self.state if from_state is None else from_state
         self.save()
@@ -339,7 +347,11 @@ class Alarm(models.Model):
             notify=self.notifies(kind),
             details=details or {},
         )
-        transaction.on_commit(lambda: alarm_event_committed(event.pk))
+        if event.notify:
+            plan_deliveries(event)
+        # Robust: the change has committed whatever the hook meets; a failing hook is logged, and what it
+        # would have enqueued is the sweeper's.
+        transaction.on_commit(lambda: alarm_event_committed(event.pk), robust=True)
         return event
 
 
@@ -437,3 +449,205 @@ class OutOfService(models.Model):
 
     def in_force_at(self, at):
         return self.ended_at is None and self.starts_at <= at and (self.until is None or self.until > at)
+
+
+# --- Notifications -------------------------------------------------------------------------------
+
+# The event kinds that can reach people (``Alarm.notifies`` decides for each event); preferences and
+# receivers choose among these.
+NOTIFYING_KINDS = [
+    AlarmEventKind.RAISED.value,
+    AlarmEventKind.SEVERITY_RAISED.value,
+    AlarmEventKind.ESCALATED.value,
+    AlarmEventKind.RETURNED_TO_NORMAL.value,
+]
+
+
+def all_notifying_kinds():
+    return list(NOTIFYING_KINDS)
+
+
+def validate_webhook_url(value):
+    """An http:// or https:// URL with a host — bare host names (``http://scada-gw:8080/hook``) included,
+    which Django's URLValidator refuses but plant networks use."""
+    try:
+        parts = urllib.parse.urlsplit(value)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts = None
+    if parts is None or parts.scheme not in ("http", "https") or not parts.hostname or any(c.isspace() for c in value):
+        raise ValidationError("Enter an http:// or https:// URL.", code="invalid")
+
+
+def generate_webhook_secret():
+    """A new HMAC key for a webhook receiver: 32 random bytes, URL-safe text (43 characters)."""
+    return secrets.token_urlsafe(32)
+
+
+class NotificationPreference(models.Model):
+    """What alarm e-mail one user wants: whether any, from which severity, for which kinds of event.
+
+    A user without a row (or with ``email`` off) gets no alarm e-mail; e-mail goes to the address on the
+    account, and only while the user is active and holds a role.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="alarm_notification_preference"
+    )
+    email = models.BooleanField(default=False, help_text="Send alarm notifications by e-mail to the account's address.")
+    min_severity = models.CharField(
+        max_length=8,
+        choices=[(s, Severity(s).label) for s in ALARM_SEVERITIES],
+        default=Severity.WARNING,
+        help_text="Only alarms of this severity or worse (the alarm's peak severity at the event).",
+    )
+    kinds = models.JSONField(default=all_notifying_kinds, help_text="The kinds of event to notify, of NOTIFYING_KINDS.")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(min_severity__in=ALARM_SEVERITIES), name="notification_preference_severity_alarming"
+            ),
+        ]
+
+    def __str__(self):
+        return f"Alarm e-mail of {self.user.get_username()}"
+
+
+class WebhookReceiver(models.Model):
+    """A system that receives alarm notifications as signed JSON POSTs — a SCADA gateway, a chat channel, an
+    on-call pager — configured by an admin, with the severity, kinds of event and wells it wants.
+
+    ``secret`` is the HMAC-SHA256 key the receiver verifies ``X-ESP-Signature`` with; it is stored as is
+    (an HMAC needs the key itself), never shown by the API after creation nor on the admin's pages.
+    """
+
+    name = models.CharField(max_length=120, unique=True)
+    url = models.CharField(
+        max_length=500,
+        validators=[validate_webhook_url],
+        help_text="http:// or https:// address the notifications are POSTed to.",
+    )
+    secret = models.CharField(max_length=128, default=generate_webhook_secret)
+    active = models.BooleanField(default=True, help_text="Inactive receivers get nothing (pending deliveries give up).")
+    min_severity = models.CharField(
+        max_length=8,
+        choices=[(s, Severity(s).label) for s in ALARM_SEVERITIES],
+        default=Severity.WARNING,
+        help_text="Only alarms of this severity or worse.",
+    )
+    kinds = models.JSONField(default=all_notifying_kinds, help_text="The kinds of event to send, of NOTIFYING_KINDS.")
+    field = models.CharField(max_length=120, blank=True, help_text="Only wells of this field; blank: every field.")
+    wells = models.ManyToManyField(
+        Well, blank=True, related_name="+", help_text="Only these wells; none chosen: every well."
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(url__startswith="http://") | Q(url__startswith="https://"), name="webhook_receiver_url_http"
+            ),
+            models.CheckConstraint(condition=~Q(secret=""), name="webhook_receiver_has_secret"),
+            models.CheckConstraint(
+                condition=Q(min_severity__in=ALARM_SEVERITIES), name="webhook_receiver_severity_alarming"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+
+class NotificationChannel(models.TextChoices):
+    EMAIL = "email", "E-mail"
+    WEBHOOK = "webhook", "Webhook"
+
+
+class DeliveryStatus(models.TextChoices):
+    """Where one delivery is (the state machine is in ``alarms.notifications``)."""
+
+    PENDING = "pending", "Pending"
+    SENDING = "sending", "Sending"
+    SENT = "sent", "Sent"
+    FAILED = "failed", "Failed, will retry"
+    GAVE_UP = "gave_up", "Gave up"
+
+
+# Deliveries a worker may still have to attempt: what the sweeper's index covers.
+UNFINISHED_STATUSES = [DeliveryStatus.PENDING.value, DeliveryStatus.SENDING.value, DeliveryStatus.FAILED.value]
+
+
+class NotificationDelivery(models.Model):
+    """One notification of one alarm event to one recipient — an e-mail address or a webhook receiver —
+    and what became of it: attempts, the last error and response code, when it was sent or given up.
+
+    Written in the transaction of the event it announces (one row per recipient, which the unique
+    constraints hold to), so a committed event has all its deliveries and a rolled-back one none.
+    ``payload`` is what the notification says, fixed at the event: every attempt sends the same facts.
+    """
+
+    event = models.ForeignKey(AlarmEvent, on_delete=models.CASCADE, related_name="deliveries")
+    channel = models.CharField(max_length=8, choices=NotificationChannel.choices)
+    recipient = models.CharField(
+        max_length=254, help_text="The e-mail address, or the webhook receiver's name when it was planned."
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The user whose preference asked for it; empty for escalation receivers.",
+    )
+    webhook = models.ForeignKey(
+        WebhookReceiver, on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries"
+    )
+    payload = models.JSONField(help_text="The notification's content, fixed when the event was recorded.")
+    status = models.CharField(max_length=8, choices=DeliveryStatus.choices, default=DeliveryStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+    next_attempt_at = models.DateTimeField(
+        default=timezone.now, help_text="When it is due (pending or failed): the backoff's clock."
+    )
+    lease_expires_at = models.DateTimeField(
+        null=True, blank=True, help_text="While sending: when another worker may take the delivery over."
+    )
+    last_attempt_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    response_code = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="The receiver's HTTP status, or the SMTP server's reply code."
+    )
+    last_error = models.TextField(blank=True)
+
+    class Meta:
+        verbose_name_plural = "notification deliveries"
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            # The sweeper's question: unfinished deliveries by when they are due.
+            models.Index(
+                fields=["next_attempt_at"], condition=Q(status__in=UNFINISHED_STATUSES), name="delivery_unfinished_due"
+            ),
+            models.Index(fields=["status", "-created_at"], name="delivery_status_created"),
+        ]
+        constraints = [
+            # Once per transition: one e-mail per address and one POST per receiver for an event.
+            models.UniqueConstraint(
+                fields=["event", "recipient"], condition=Q(channel="email"), name="delivery_one_email_per_address"
+            ),
+            models.UniqueConstraint(
+                fields=["event", "webhook"],
+                condition=Q(channel="webhook", webhook__isnull=False),
+                name="delivery_one_post_per_receiver",
+            ),
+            models.CheckConstraint(condition=Q(status__in=DeliveryStatus.values), name="delivery_status_known"),
+            models.CheckConstraint(
+                condition=Q(status="sent", sent_at__isnull=False) | (~Q(status="sent") & Q(sent_at__isnull=True)),
+                name="delivery_sent_when_sent",
+            ),
+        ]
+
+    def __str__(self):
+        return f"{self.get_channel_display()} to {self.recipient} ({self.get_status_display()})"

@@ -262,6 +262,8 @@ SPECTACULAR_SETTINGS = {
         "DiagnosticTypeEnum": "analytics.models.DiagnosticType",
         "SeverityEnum": "analytics.models.Severity",
         "AlarmStateEnum": "alarms.models.AlarmState",
+        # The kinds of alarm event that notify (event_kind, preferences' kinds lists).
+        "NotifyingEventKindEnum": "alarms.models.NOTIFYING_KINDS",
     },
 }
 
@@ -286,6 +288,38 @@ ALARM_SHELVE_MAX_HOURS = env_int("ALARM_SHELVE_MAX_HOURS", 72, minimum=1)
 for _address in ALARM_ESCALATION_RECEIVERS:
     if _address.count("@") != 1 or _address.startswith("@") or _address.endswith("@"):
         raise ImproperlyConfigured(f"ALARM_ESCALATION_RECEIVERS must list e-mail addresses, got {_address!r}.")
+# Notifications (alarms/notifications.py): e-mail (EMAIL_* below) and signed webhooks, each delivery tried
+# up to ALARM_NOTIFY_MAX_ATTEMPTS times; retry n waits ALARM_NOTIFY_RETRY_SECONDS × 2^(n-1), at most an
+# hour, less up to half of it at random so that receivers coming back are not hit by every retry at once.
+ALARM_NOTIFY_MAX_ATTEMPTS = env_int("ALARM_NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+ALARM_NOTIFY_RETRY_SECONDS = env_int("ALARM_NOTIFY_RETRY_SECONDS", 30, minimum=1)
+# Seconds a webhook receiver has to accept the connection, and then for each read of its answer.
+ALARM_WEBHOOK_TIMEOUT_SECONDS = env_int("ALARM_WEBHOOK_TIMEOUT_SECONDS", 5, minimum=1)
+# Where people open the platform (e.g. https://esp.example.com), for the links in notifications; blank:
+# the links are paths.
+ALARM_LINK_BASE_URL = env_str("ALARM_LINK_BASE_URL", "").strip().rstrip("/")
+if ALARM_LINK_BASE_URL and not ALARM_LINK_BASE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"ALARM_LINK_BASE_URL must start with http(s)://, got {ALARM_LINK_BASE_URL!r}.")
+
+# --- E-mail (alarm notifications) ----------------------------------------------------------------
+# Django's SMTP backend; under DEBUG the default prints each mail on the console instead.
+EMAIL_BACKEND = env_str(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.console.EmailBackend" if DEBUG else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_HOST = env_str("EMAIL_HOST", "localhost")
+EMAIL_PORT = env_int("EMAIL_PORT", 25, minimum=1)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+# STARTTLS (usually port 587) or implicit TLS (usually 465), not both.
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", False)
+EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", False)
+if EMAIL_USE_TLS and EMAIL_USE_SSL:
+    raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL are exclusive: set one of them.")
+# Seconds for each step of talking to the SMTP server: a dead server fails the attempt, which is retried.
+EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ESP alarms <esp-alarms@localhost>")
+
 
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
@@ -310,6 +344,8 @@ CELERY_BEAT_SCHEDULE = {
     "accounts-delete-expired-logouts": {"task": "accounts.delete_expired_logouts", "schedule": timedelta(days=1)},
     # Expired shelves end, then critical alarms unacknowledged too long are escalated.
     "alarms-check-alarm-timers": {"task": "alarms.check_alarm_timers", "schedule": timedelta(minutes=1)},
+    # Notification deliveries left pending (broker down when enqueued, a worker lost) or due for a retry.
+    "alarms-sweep-notifications": {"task": "alarms.sweep_notifications", "schedule": timedelta(minutes=1)},
 }
 
 # --- MQTT ----------------------------------------------------------------------------------------

@@ -8,14 +8,21 @@ from alarms.kpis import MAX_DAYS
 from alarms.models import (
     ALARM_SEVERITIES,
     COMMENT_MAX_LENGTH,
+    NOTIFYING_KINDS,
     OPEN_STATES,
     Alarm,
     AlarmEvent,
     AlarmState,
     CloseReason,
+    DeliveryStatus,
+    NotificationChannel,
+    NotificationDelivery,
+    NotificationPreference,
     OutOfService,
+    WebhookReceiver,
+    all_notifying_kinds,
 )
-from analytics.models import DiagnosticType
+from analytics.models import DiagnosticType, Severity
 from wells.models import Well
 
 OPEN = "open"
@@ -210,3 +217,140 @@ class OutOfServiceCreateSerializer(serializers.Serializer):
         if well is None:
             raise serializers.ValidationError(f"No well with ID {value!r}.")
         return well
+
+
+# --- Notifications ---------------------------------------------------------------------------------
+
+
+def _kinds_field(help_text):
+    return serializers.ListField(
+        child=serializers.ChoiceField(choices=NOTIFYING_KINDS),
+        allow_empty=False,
+        default=all_notifying_kinds,
+        help_text=help_text,
+    )
+
+
+def _in_order(kinds):
+    """The chosen kinds once each, in NOTIFYING_KINDS order."""
+    return [kind for kind in NOTIFYING_KINDS if kind in kinds]
+
+
+class NotificationPreferenceSerializer(serializers.ModelSerializer):
+    email = serializers.BooleanField(
+        help_text="Send me alarm notifications by e-mail (to `address`, the address on my account)."
+    )
+    min_severity = serializers.ChoiceField(
+        choices=ALARM_SEVERITIES, default=Severity.WARNING.value, help_text="Only alarms this severe or worse."
+    )
+    kinds = _kinds_field("The events to notify me of; omitted: all four.")
+    address = serializers.EmailField(
+        source="user.email", read_only=True, help_text='Where the e-mail goes ("" when the account has none).'
+    )
+    updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null: never saved.")
+
+    class Meta:
+        model = NotificationPreference
+        fields = ["email", "min_severity", "kinds", "address", "updated_at"]
+
+    def validate_kinds(self, kinds):
+        return _in_order(kinds)
+
+    def validate_email(self, wanted):
+        if wanted and not self.context["request"].user.email:
+            raise serializers.ValidationError("Your account has no e-mail address; ask an admin to add one.")
+        return wanted
+
+
+class WebhookReceiverSerializer(serializers.ModelSerializer):
+    secret = serializers.CharField(
+        write_only=True,
+        required=False,
+        min_length=16,
+        max_length=128,
+        trim_whitespace=False,
+        help_text="The HMAC-SHA256 key the receiver verifies X-ESP-Signature with. Write-only; on create it "
+        "is generated when omitted and shown once, in the answer.",
+    )
+    min_severity = serializers.ChoiceField(
+        choices=ALARM_SEVERITIES, default=Severity.WARNING.value, help_text="Only alarms this severe or worse."
+    )
+    kinds = _kinds_field("The events to send; omitted: all four.")
+    field = serializers.CharField(
+        max_length=120, required=False, allow_blank=True, help_text='Only wells of this field; "": every field.'
+    )
+    well_ids = serializers.SlugRelatedField(
+        source="wells",
+        slug_field="well_id",
+        many=True,
+        required=False,
+        queryset=Well.objects.all(),
+        help_text="Only these wells; empty: every well.",
+    )
+
+    class Meta:
+        model = WebhookReceiver
+        fields = [
+            "id",
+            "name",
+            "url",
+            "secret",
+            "active",
+            "min_severity",
+            "kinds",
+            "field",
+            "well_ids",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "created_at", "updated_at"]
+
+    def validate_kinds(self, kinds):
+        return _in_order(kinds)
+
+
+class WebhookReceiverCreatedSerializer(WebhookReceiverSerializer):
+    """The answer to a create: the receiver with its secret, this once."""
+
+    secret = serializers.CharField(read_only=True, help_text="The HMAC key. Shown this once: store it now.")
+
+
+class NotificationDeliverySerializer(serializers.ModelSerializer):
+    event_id = serializers.IntegerField(read_only=True)
+    event_kind = serializers.ChoiceField(source="event.kind", choices=NOTIFYING_KINDS, read_only=True)
+    alarm_id = serializers.IntegerField(source="event.alarm_id", read_only=True)
+    well_id = serializers.CharField(source="event.alarm.well.well_id", read_only=True)
+    webhook_id = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The receiver (webhooks); null for e-mail or a deleted receiver."
+    )
+    response_code = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="The receiver's HTTP status, or the SMTP server's reply code."
+    )
+
+    class Meta:
+        model = NotificationDelivery
+        fields = [
+            "id",
+            "event_id",
+            "event_kind",
+            "alarm_id",
+            "well_id",
+            "channel",
+            "recipient",
+            "webhook_id",
+            "status",
+            "attempts",
+            "response_code",
+            "last_error",
+            "created_at",
+            "last_attempt_at",
+            "next_attempt_at",
+            "sent_at",
+        ]
+        read_only_fields = fields
+
+
+class DeliveryFilterParams(serializers.Serializer):
+    status = serializers.ChoiceField(choices=DeliveryStatus.values, required=False)
+    channel = serializers.ChoiceField(choices=NotificationChannel.values, required=False)
+    alarm = serializers.IntegerField(required=False, min_value=1, help_text="Only the deliveries of this alarm.")

@@ -1,20 +1,22 @@
-"""The alarms API: list and read alarms (viewer+), act on them (operator+), out of service (admin), KPIs.
+"""The alarms API: list and read alarms (viewer+), act on them (operator+), out of service (admin), KPIs,
+notification preferences (each signed-in user's own), webhook receivers and the delivery log (admin).
 
 Views parse the request and shape the answer; the transitions are ``Alarm`` methods and
 ``alarms.lifecycle`` functions, each one transaction that changes nothing when it refuses. Expired
 shelves are ended before any alarm is read or acted on (the beat task does it every minute too).
 """
 
+from django.db import transaction
 from django.db.models import Prefetch
 from django.utils import timezone
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import mixins, serializers, status, viewsets
+from rest_framework import generics, mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from accounts.permissions import IsViewer, RolePermission
+from accounts.permissions import IsAdmin, IsViewer, RolePermission
 from accounts.roles import Role
 from alarms import kpis, lifecycle
 from alarms.api.serializers import (
@@ -24,12 +26,26 @@ from alarms.api.serializers import (
     AlarmKpiSerializer,
     AlarmSerializer,
     CommentSerializer,
+    DeliveryFilterParams,
     KpiParams,
+    NotificationDeliverySerializer,
+    NotificationPreferenceSerializer,
     OutOfServiceCreateSerializer,
     OutOfServiceSerializer,
     ShelveSerializer,
+    WebhookReceiverCreatedSerializer,
+    WebhookReceiverSerializer,
 )
-from alarms.models import Alarm, AlarmEvent, AlarmState, AlarmTransitionRefused, OutOfService
+from alarms.models import (
+    Alarm,
+    AlarmEvent,
+    AlarmState,
+    AlarmTransitionRefused,
+    NotificationDelivery,
+    NotificationPreference,
+    OutOfService,
+    WebhookReceiver,
+)
 from wells.models import Well
 
 ALARM_EXAMPLE = {
@@ -460,4 +476,212 @@ class AlarmKpiView(APIView):
         params.is_valid(raise_exception=True)
         return Response(
             AlarmKpiSerializer(kpis.alarm_kpis(days=params.validated_data["days"], now=timezone.now())).data
+        )
+
+
+# --- Notifications ---------------------------------------------------------------------------------
+
+PREFERENCE_EXAMPLE = {
+    "email": True,
+    "min_severity": "critical",
+    "kinds": ["raised", "severity_raised", "escalated"],
+    "address": "omar.operator@example.com",
+    "updated_at": "2026-11-28T07:30:00Z",
+}
+WEBHOOK_EXAMPLE = {
+    "id": 3,
+    "name": "SCADA gateway",
+    "url": "https://scada.example.com/esp/alarms",
+    "active": True,
+    "min_severity": "critical",
+    "kinds": ["raised", "severity_raised", "escalated", "returned_to_normal"],
+    "field": "Ghawar",
+    "well_ids": [],
+    "created_at": "2026-11-20T09:00:00Z",
+    "updated_at": "2026-11-20T09:00:00Z",
+}
+DELIVERY_EXAMPLE = {
+    "id": 5012,
+    "event_id": 9001,
+    "event_kind": "raised",
+    "alarm_id": 412,
+    "well_id": "WELL-003",
+    "channel": "webhook",
+    "recipient": "SCADA gateway",
+    "webhook_id": 3,
+    "status": "failed",
+    "attempts": 2,
+    "response_code": 503,
+    "last_error": "HTTP 503: Service Unavailable",
+    "created_at": "2026-11-28T10:05:01Z",
+    "last_attempt_at": "2026-11-28T10:05:32Z",
+    "next_attempt_at": "2026-11-28T10:06:24Z",
+    "sent_at": None,
+}
+NO_RECEIVER = _error("No webhook receiver with that id.")
+BAD_RECEIVER = _error(
+    'A field is invalid; the answer names it, e.g. {"url": ["Enter an http:// or https:// URL."]}. Nothing is saved.'
+)
+
+
+@extend_schema(tags=["Alarm notifications"])
+@extend_schema_view(
+    get=extend_schema(
+        summary="My alarm notification preferences",
+        description="Whether alarm notifications come to me by e-mail, from which severity and for which events "
+        "(raised, severity raised, escalated, returned to normal). Without saved preferences: no e-mail.",
+        responses={200: NotificationPreferenceSerializer},
+        examples=[_example("E-mail for critical alarms", PREFERENCE_EXAMPLE)],
+    ),
+    put=extend_schema(
+        summary="Set my alarm notification preferences",
+        description="Replaces them; omitted `min_severity` and `kinds` take their defaults (warning; all four). "
+        "E-mail goes to the address on the account: asking for e-mail without one is a 400 naming `email`.",
+        request=NotificationPreferenceSerializer,
+        responses={
+            200: NotificationPreferenceSerializer,
+            400: _error('A field is invalid; e.g. {"min_severity": [""info" is not a valid choice."]}.'),
+        },
+        examples=[
+            OpenApiExample(
+                "E-mail for critical alarms",
+                value={"email": True, "min_severity": "critical", "kinds": ["raised", "severity_raised", "escalated"]},
+                request_only=True,
+            ),
+            _example("Saved", PREFERENCE_EXAMPLE),
+            _refused("No address", "email", "Your account has no e-mail address; ask an admin to add one."),
+        ],
+    ),
+)
+class NotificationPreferenceView(APIView):
+    """The caller's own preferences, whatever their role."""
+
+    permission_classes = [IsViewer]
+
+    def _current(self, user):
+        return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
+
+    def get(self, request):
+        return Response(NotificationPreferenceSerializer(self._current(request.user)).data)
+
+    def put(self, request):
+        body = NotificationPreferenceSerializer(
+            self._current(request.user), data=request.data, context={"request": request}
+        )
+        body.is_valid(raise_exception=True)
+        body.save()
+        return Response(body.data)
+
+
+@extend_schema_view(
+    list=extend_schema(
+        summary="Webhook receivers (admin)",
+        description="The systems alarm notifications are POSTed to, signed with each one's secret (never shown).",
+        responses={200: WebhookReceiverSerializer(many=True)},
+        examples=[_example("A SCADA gateway", WEBHOOK_EXAMPLE)],
+    ),
+    retrieve=extend_schema(
+        summary="One webhook receiver (admin)",
+        responses={200: WebhookReceiverSerializer, 404: NO_RECEIVER},
+        examples=[_example("A SCADA gateway", WEBHOOK_EXAMPLE)],
+    ),
+    create=extend_schema(
+        summary="Add a webhook receiver (admin)",
+        description="`url` must be http:// or https://; a `secret` (16–128 characters) is generated when omitted. "
+        "The answer shows the secret this once. An invalid field is a 400 naming it, and nothing is saved.",
+        request=WebhookReceiverSerializer,
+        responses={201: WebhookReceiverCreatedSerializer, 400: BAD_RECEIVER},
+        examples=[
+            OpenApiExample(
+                "A SCADA gateway for one field's critical alarms",
+                value={
+                    "name": "SCADA gateway",
+                    "url": "https://scada.example.com/esp/alarms",
+                    "min_severity": "critical",
+                    "field": "Ghawar",
+                },
+                request_only=True,
+            ),
+            _example(
+                "Added, with its secret",
+                {**WEBHOOK_EXAMPLE, "secret": "q8Vt0m3yJ2cXhK7pL9sR4wZ1aB6dE5fG0hI3jK8lM2n"},
+                status_codes=["201"],
+            ),
+            _refused("Not http(s)", "url", "Enter an http:// or https:// URL."),
+        ],
+    ),
+    partial_update=extend_schema(
+        summary="Change a webhook receiver (admin)",
+        description="Any of the fields; a new `secret` replaces the old one (not echoed). An invalid field is a "
+        "400 naming it, and nothing is changed.",
+        request=WebhookReceiverSerializer,
+        responses={200: WebhookReceiverSerializer, 400: BAD_RECEIVER, 404: NO_RECEIVER},
+        examples=[
+            OpenApiExample("Pause it", value={"active": False}, request_only=True),
+            _example("Paused", {**WEBHOOK_EXAMPLE, "active": False, "updated_at": "2026-11-28T11:00:00Z"}),
+            _refused("Not http(s)", "url", "Enter an http:// or https:// URL."),
+        ],
+    ),
+    destroy=extend_schema(
+        summary="Delete a webhook receiver (admin)",
+        description="Its deliveries stay in the log; those not yet sent give up.",
+        responses={204: None, 404: NO_RECEIVER},
+    ),
+)
+@extend_schema(tags=["Alarm notifications"])
+class WebhookReceiverViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    permission_classes = [IsAdmin]
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+    lookup_value_regex = r"[0-9]+"
+    queryset = WebhookReceiver.objects.prefetch_related("wells").order_by("name", "id")
+    serializer_class = WebhookReceiverSerializer
+
+    def create(self, request, *args, **kwargs):
+        body = self.get_serializer(data=request.data)
+        body.is_valid(raise_exception=True)
+        with transaction.atomic():
+            receiver = body.save()
+        return Response(WebhookReceiverCreatedSerializer(receiver).data, status=status.HTTP_201_CREATED)
+
+    def perform_update(self, serializer):
+        with transaction.atomic():
+            serializer.save()
+
+
+@extend_schema(
+    tags=["Alarm notifications"],
+    summary="The notification delivery log, newest first (admin)",
+    description="Every e-mail and webhook delivery with its outcome: `pending` (not attempted yet), `sending`, "
+    "`sent`, `failed` (will be retried at `next_attempt_at`) or `gave_up`; the attempts, the last error and "
+    "response code. Filter by `status`, `channel` and `alarm`; a bad filter is a 400 naming it.",
+    parameters=[DeliveryFilterParams],
+    responses={
+        200: NotificationDeliverySerializer(many=True),
+        400: _error('A filter is invalid; e.g. {"status": [""lost" is not a valid choice."]}.'),
+    },
+    examples=[_example("A webhook being retried", DELIVERY_EXAMPLE)],
+)
+class NotificationDeliveryListView(generics.ListAPIView):
+    permission_classes = [IsAdmin]
+    serializer_class = NotificationDeliverySerializer
+
+    def get_queryset(self):
+        params = DeliveryFilterParams(data=self.request.query_params)
+        params.is_valid(raise_exception=True)
+        filters = {
+            lookup: params.validated_data[name]
+            for name, lookup in (("status", "status"), ("channel", "channel"), ("alarm", "event__alarm_id"))
+            if name in params.validated_data
+        }
+        return (
+            NotificationDelivery.objects.filter(**filters)
+            .select_related("event__alarm__well")
+            .order_by("-created_at", "-id")
         )

@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
 from alarms.lifecycle import raise_alarm, take_out_of_service
-from alarms.models import Alarm
+from alarms.models import Alarm, WebhookReceiver
 from tests.accounts.auth_calls import NEW_PASSWORD, bearer, login
 from tests.factories import TEST_PASSWORD, UserFactory, WellFactory
 from wells.api.serializers import WELL_EXAMPLE
@@ -131,6 +131,15 @@ def an_out_of_service_entry(scene):
     return {"id": entry.pk}
 
 
+def a_webhook_receiver(scene):
+    receiver = WebhookReceiver.objects.create(name="SCADA gateway", url="https://scada.example.com/esp/alarms")
+    return {"id": receiver.pk}
+
+
+def a_new_webhook_receiver(scene):
+    return {"name": "On-call pager", "url": "https://pager.example.com/hooks/esp"}
+
+
 def a_shelve(scene):
     return {"reason": "Known gas slugging after the workover.", "until": _recently(hours=2).isoformat()}
 
@@ -188,6 +197,16 @@ MATRIX = [
     PreparedRow("GET",  "/api/v1/alarms/out-of-service/{id}",     401, 200, 200, 200, prepare=an_out_of_service_entry),
     PreparedRow("POST", "/api/v1/alarms/out-of-service/{id}/return-to-service",
                                                                   401, 403, 403, 200, prepare=an_out_of_service_entry),
+    Row("GET",    "/api/v1/alarms/notifications/preferences",     401, 200, 200, 200),
+    Row("PUT",    "/api/v1/alarms/notifications/preferences",     401, 200, 200, 200,
+        body={"email": False, "min_severity": "critical"}),
+    Row("GET",    "/api/v1/alarms/notifications/deliveries",      401, 403, 403, 200),
+    Row("GET",    "/api/v1/alarms/webhooks",                      401, 403, 403, 200),
+    Row("POST",   "/api/v1/alarms/webhooks",                      401, 403, 403, 201, body=a_new_webhook_receiver),
+    PreparedRow("GET",    "/api/v1/alarms/webhooks/{id}",         401, 403, 403, 200, prepare=a_webhook_receiver),
+    PreparedRow("PATCH",  "/api/v1/alarms/webhooks/{id}",         401, 403, 403, 200, body={"active": False},
+                prepare=a_webhook_receiver),
+    PreparedRow("DELETE", "/api/v1/alarms/webhooks/{id}",         401, 403, 403, 204, prepare=a_webhook_receiver),
 
     # The API's own documentation is public.
     Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),
