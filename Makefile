@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench diagnostics-eval venv services database lint
+.PHONY: run test bench diagnostics-eval venv services database lint chromium
 
 # The virtualenv is rebuilt only when the pinned requirements change.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -40,7 +40,7 @@ test: export SECURE_SSL_REDIRECT := false
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 test: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
 test: export WHITENOISE_USE_FINDERS := true
-test: venv services
+test: venv services chromium
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py check --fail-level WARNING
@@ -67,6 +67,11 @@ bench: venv services
 # diagnostics rules (no database). Prints the table kept in the README; fails when a target is missed.
 diagnostics-eval:
 	$(MAKE) bench BENCH=tests/benchmarks/diagnostics_eval.py
+
+# Debian's Chromium for the browser tests (tests/browser): Playwright drives /usr/bin/chromium by path,
+# so nothing downloads a browser (never `playwright install`).
+chromium:
+	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

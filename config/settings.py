@@ -67,6 +67,7 @@ INSTALLED_APPS = [
     "analytics",
     "alarms",
     "operations",
+    "dashboards",
 ]
 
 MIDDLEWARE = [
@@ -319,6 +320,15 @@ if EMAIL_USE_TLS and EMAIL_USE_SSL:
 # Seconds for each step of talking to the SMTP server: a dead server fails the attempt, which is retried.
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 10, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "ESP alarms <esp-alarms@localhost>")
+
+# --- Dashboards (dashboards/: server-rendered pages over sessions) -------------------------------
+# Browsers sign in at /login (the admin's throttled, audited form) and land on the fleet overview.
+LOGIN_URL = "dashboards:login"
+LOGIN_REDIRECT_URL = "dashboards:fleet"
+# A well whose newest reading is older than this counts as not reporting (stale) on the dashboards.
+DASHBOARD_STALE_AFTER_MINUTES = 15
+# How often an open page asks for its live parts again (polling; README "Dashboards" says why not SSE).
+DASHBOARD_LIVE_SECONDS = 10
 
 
 # --- Celery --------------------------------------------------------------------------------------

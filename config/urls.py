@@ -29,6 +29,7 @@ urlpatterns = [
     path("health", health, name="health"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
+    path("", include("dashboards.urls")),
 ]
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
