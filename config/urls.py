@@ -35,4 +35,4 @@ urlpatterns = [
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = "ESP Surveillance Platform"
 admin.site.site_title = "ESP Surveillance"
-admin.site.index_title = "Wells, users and schedules"
+admin.site.index_title = "Wells, alarms and diagnostics"
