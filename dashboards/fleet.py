@@ -13,7 +13,10 @@ Four reads, each sized for thousands of wells (tests/benchmarks/dashboards.py: 2
 Scores and today's flow only change when an hour completes (or late readings land in an earlier one), and
 reading them for 2,000 wells costs 100–300 ms (up to 48,000 hourly rows by the end of the day), so the
 whole fleet's are kept in the cache for ``FLEET_CACHE_SECONDS``: at most one request a minute pays for
-them, the others read two cache entries. Newest readings and alarms are always read fresh.
+them, the others read two cache entries. The newest readings are shared for ``NEWEST_CACHE_SECONDS``
+(wells report every few seconds to a minute and the page refreshes every 10 s, so a few seconds are not
+noticed, and a fleet's worth of managers opening the page then costs one read); open alarms are always
+read fresh, so an acknowledgement shows at once.
 
 Then plain Python: each well's operating status, the totals, filters and sort order.
 """
@@ -45,6 +48,8 @@ AHEAD = datetime.timedelta(minutes=10)
 SCORES_WITHIN = datetime.timedelta(hours=2)
 # How long the fleet's scores and today's flow are kept in the cache (the rollups refresh every minute).
 FLEET_CACHE_SECONDS = 60
+# How long every open fleet page shares one read of the newest readings.
+NEWEST_CACHE_SECONDS = 5
 _CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 
 # Each active well with its newest reading in [%(recent_since)s, %(until)s), if any. The LATERAL subquery is
@@ -169,8 +174,8 @@ def local_midnight(now):
     return local.replace(hour=0, minute=0, second=0, microsecond=0).astimezone(datetime.UTC)
 
 
-def _cached(key, compute):
-    """``compute()``, kept under ``key`` for FLEET_CACHE_SECONDS; computed afresh while Redis fails."""
+def _cached(key, compute, seconds=FLEET_CACHE_SECONDS):
+    """``compute()``, kept under ``key`` for ``seconds``; computed afresh while Redis fails."""
     try:
         value = cache.get(key)
     except _CACHE_ERRORS:
@@ -178,8 +183,18 @@ def _cached(key, compute):
     if value is None:
         value = compute()
         with contextlib.suppress(*_CACHE_ERRORS):
-            cache.set(key, value, FLEET_CACHE_SECONDS)
+            cache.set(key, value, seconds)
     return value
+
+
+def newest_readings(now):
+    """The active wells with their newest reading (ACTIVE_WELLS_WITH_NEWEST_READING), shared by every request
+    in the same NEWEST_CACHE_SECONDS slot."""
+    slot = int(now.timestamp()) // NEWEST_CACHE_SECONDS
+    params = {"recent_since": now - RECENT, "until": now + AHEAD}
+    return _cached(
+        f"dashboards:fleet-newest:{slot}", lambda: _rows(ACTIVE_WELLS_WITH_NEWEST_READING, params), NEWEST_CACHE_SECONDS
+    )
 
 
 def fleet_scores(current_hour):
@@ -198,9 +213,7 @@ def fleet_rows(now):
     longer than ``RECENT``), and two more when the cached scores and flows have expired."""
     current_hour = now.replace(minute=0, second=0, microsecond=0)
     rows = {}
-    for pk, well_id, name, field, lat, lon, time, flow, current, temp in _rows(
-        ACTIVE_WELLS_WITH_NEWEST_READING, {"recent_since": now - RECENT, "until": now + AHEAD}
-    ):
+    for pk, well_id, name, field, lat, lon, time, flow, current, temp in newest_readings(now):
         rows[pk] = WellRow(
             pk=pk,
             well_id=well_id,
