@@ -114,7 +114,12 @@ class WellAdminForEngineers(_registered_well_admin):
     def get_queryset(self, request):
         """Wells with the time of their newest reading (a backwards scan of the readings' primary key
         (well_id, time) that stops at the first row), their last complete hour's health score and their
-        open alarms, each a subquery per row: one query for the page, and the readings are never counted."""
+        open alarms, each a subquery per row: one query for the page, and the readings are never counted.
+        Only the well list shows them: a well's own pages (change, readings, delete) load the plain row."""
+        wells = super().get_queryset(request)
+        match = request.resolver_match
+        if match is None or not match.url_name or not match.url_name.endswith("_changelist"):
+            return wells
         newest_reading = Reading.objects.filter(well=OuterRef("pk")).order_by("-time").values("time")[:1]
         open_alarms = (
             Alarm.objects.open()
@@ -124,14 +129,10 @@ class WellAdminForEngineers(_registered_well_admin):
             .annotate(n=Count("*"))
             .values("n")
         )
-        return (
-            super()
-            .get_queryset(request)
-            .annotate(
-                last_reading_at=Subquery(newest_reading),
-                last_hour_health=HealthScoreOfHour(F("pk"), last_complete_hour(timezone.now())),
-                open_alarm_total=Coalesce(Subquery(open_alarms, output_field=IntegerField()), 0),
-            )
+        return wells.annotate(
+            last_reading_at=Subquery(newest_reading),
+            last_hour_health=HealthScoreOfHour(F("pk"), last_complete_hour(timezone.now())),
+            open_alarm_total=Coalesce(Subquery(open_alarms, output_field=IntegerField()), 0),
         )
 
     @admin.display(description="Last reading", ordering=F("last_reading_at").desc(nulls_last=True))
