@@ -1,9 +1,20 @@
-"""Health endpoints for load balancers and monitoring."""
+"""Health endpoints for load balancers and monitoring, and the Prometheus metrics.
 
+- ``GET /health``: liveness — the process answers; no I/O (DRF, in the API schema).
+- ``GET /health/ready``: readiness — every dependency checked with its own deadline
+  (``operations.health``); 503 when unhealthy. Plain JSON, never the browsable API.
+- ``GET /metrics``: Prometheus text format (``operations.metrics``); with ``METRICS_TOKEN`` set, only
+  for ``Authorization: Bearer <METRICS_TOKEN>``.
+"""
+
+import hmac
 import time
 
 from django.conf import settings
+from django.http import HttpResponse, JsonResponse
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
 from rest_framework.decorators import api_view, authentication_classes, permission_classes
@@ -45,3 +56,36 @@ def health(request):
             "uptime": int(time.monotonic() - STARTED_AT),
         }
     )
+
+
+@never_cache
+@require_GET
+def ready(request):
+    """Readiness of this server and the platform behind it; 503 when unhealthy (operations.health)."""
+    from operations.health import UNHEALTHY, readiness
+
+    report = readiness()
+    return JsonResponse(report, status=503 if report["status"] == UNHEALTHY else 200)
+
+
+def _metrics_authorized(request):
+    token = settings.METRICS_TOKEN
+    if not token:
+        return True
+    scheme, _, credentials = request.headers.get("Authorization", "").partition(" ")
+    return scheme.lower() == "bearer" and hmac.compare_digest(credentials.strip().encode(), token.encode())
+
+
+@never_cache
+@require_GET
+def metrics(request):
+    """Prometheus metrics of every platform process on this host, plus database-backed gauges."""
+    from prometheus_client.exposition import CONTENT_TYPE_PLAIN_0_0_4
+
+    from operations.metrics import exposition
+
+    if not _metrics_authorized(request):
+        response = HttpResponse("Send Authorization: Bearer <METRICS_TOKEN>.\n", status=401, content_type="text/plain")
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    return HttpResponse(exposition(), content_type=CONTENT_TYPE_PLAIN_0_0_4)  # what generate_latest writes

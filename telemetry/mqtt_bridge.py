@@ -56,6 +56,7 @@ from django.db import close_old_connections, connection
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
+from telemetry import metrics
 from telemetry.ingest import InvalidReadings, MalformedPayload, parse_payload, store_rows, validate_readings
 
 logger = logging.getLogger(__name__)
@@ -278,10 +279,12 @@ class MqttBridge:
     def step(self, timeout=0.25):
         """Take messages for up to ``timeout`` seconds, writing and acknowledging batches as they fall due."""
         deadline = time.monotonic() + timeout
+        metrics.bridge_alive(self)
         while True:
             now = time.monotonic()
             if self._flush_due(now):
-                self._flush()
+                with metrics.timed(metrics.MQTT):
+                    self._flush()
                 now = time.monotonic()
             if now >= self._next_summary:
                 self._next_summary = now + self.summary_every_s
@@ -326,8 +329,10 @@ class MqttBridge:
                     f"{len(message.readings)}"
                 )
         except MalformedPayload as error:
+            metrics.refused(metrics.MQTT, metrics.MALFORMED)
             self._reject(message, str(error))
         except Exception as error:  # a payload must never crash the bridge, whatever is wrong with it
+            metrics.refused(metrics.MQTT, metrics.ERROR)
             logger.exception("MQTT bridge: could not decode a message on %s", topic)
             self._reject(message, f"could not be decoded: {error!r}")
         logger.debug("MQTT bridge: took message %s on %s (%d readings)", mid, topic, len(message.readings))
@@ -369,6 +374,7 @@ class MqttBridge:
                     local = {**error, "index": error["index"] - starts[position]}
                     errors_of.setdefault(position, []).append(local)
                 for position, errors in errors_of.items():
+                    metrics.refused_invalid_message(errors)
                     self._reject(candidates[position], errors)
                 candidates = [m for m in candidates if not m.rejected]
         return []
@@ -388,6 +394,7 @@ class MqttBridge:
                 raise
             except Exception as error:
                 self.counters.unexpected_errors += 1
+                metrics.refused(metrics.MQTT, metrics.ERROR)
                 logger.exception("MQTT bridge: message %s on %s could not be stored", message.mid, message.topic)
                 self._reject(message, f"could not be stored: {error!r}")
                 continue
@@ -424,6 +431,7 @@ class MqttBridge:
         self._retry_at = None
         self._retry_delay = DB_RETRY_FIRST_S
         self.counters.flushes += 1
+        metrics.ingested(metrics.MQTT, readings, inserted)
         self.counters.readings += readings
         self.counters.stored += inserted
         self.counters.duplicates += readings - inserted
@@ -494,6 +502,7 @@ class MqttBridge:
                 "MQTT bridge: stopping with %d message(s) unacknowledged; the broker will redeliver them",
                 self.unacknowledged,
             )
+        metrics.bridge_alive(self)
         self.log_summary()
         self.client.disconnect()
         self.client.loop_stop()

@@ -18,6 +18,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from analytics import metrics
 from analytics.diagnostics.rules import BASELINE_WINDOW, RECENT_WINDOW, Reading, WellSpec, diagnose
 from analytics.diagnostics.signals import diagnostics_ran
 from analytics.models import DiagnosticResult, DiagnosticType
@@ -138,6 +139,7 @@ def _record(well, ran_at, window_end, findings):
 def _run(well, readings, hourly, ran_at, window_end):
     findings = diagnose(spec_of(well), readings, hourly, window_end)
     _record(well, ran_at, window_end, findings)
+    metrics.count_findings(findings)
     return WellRun(well, ran_at, window_end - RECENT_WINDOW, window_end, findings)
 
 
@@ -158,19 +160,21 @@ def run_fleet(now=None, batch_size=None):
     window_end = _floor(ran_at, settings.DIAGNOSTICS_INTERVAL)
     batch_size = batch_size or settings.DIAGNOSTICS_BATCH_SIZE
     outcome = FleetRun()
-    wells = list(Well.objects.filter(status=WellStatus.ACTIVE).order_by("pk"))
-    for first in range(0, len(wells), batch_size):
-        batch = wells[first : first + batch_size]
-        readings, hourly = _inputs(batch, window_end)
-        for well in batch:
-            try:
-                run = _run(well, readings[well.pk], hourly[well.pk], ran_at, window_end)
-            except Exception:  # one well's bad data or a bug must not stop the fleet's cycle
-                outcome.failed_wells += 1
-                logger.exception("Diagnostics: the run of %s failed", well.well_id)
-                continue
-            outcome.wells += 1
-            outcome.findings += len(run.findings)
+    with metrics.timing_fleet_run():
+        wells = list(Well.objects.filter(status=WellStatus.ACTIVE).order_by("pk"))
+        for first in range(0, len(wells), batch_size):
+            batch = wells[first : first + batch_size]
+            readings, hourly = _inputs(batch, window_end)
+            for well in batch:
+                try:
+                    run = _run(well, readings[well.pk], hourly[well.pk], ran_at, window_end)
+                except Exception:  # one well's bad data or a bug must not stop the fleet's cycle
+                    outcome.failed_wells += 1
+                    logger.exception("Diagnostics: the run of %s failed", well.well_id)
+                    continue
+                outcome.wells += 1
+                outcome.findings += len(run.findings)
+    metrics.fleet_ran(outcome)
     logger.info(
         "Diagnostics: %d wells run, %d findings, %d wells failed (window ending %s)",
         outcome.wells,

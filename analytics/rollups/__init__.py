@@ -16,6 +16,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 from psycopg2 import sql
 
+from analytics import metrics
 from analytics.rollups import postgres, shared, timescaledb
 from telemetry.storage import backend as current_backend
 
@@ -54,7 +55,7 @@ def refresh_rollups(start=None, end=None):
     Without a range, only what changed since the last refresh is recomputed; with one, every
     bucket in [start, end) is (``manage.py refresh_rollups --from --to``).
     """
-    with connection.cursor() as cursor:
+    with metrics.refreshing_rollups(), connection.cursor() as cursor:
         if current_backend() == "timescaledb":
             timescaledb.refresh(cursor, start, end)
             return {"backend": "timescaledb"}

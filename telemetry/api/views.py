@@ -19,6 +19,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsOperator
 from config.parsers import JSONParser
+from telemetry import metrics
 from telemetry.api import docs
 from telemetry.ingest import InvalidReadings, MalformedPayload, ingest_readings, parse_batch, parse_reading
 
@@ -35,12 +36,14 @@ def _json_body(request, max_bytes):
     """The raw body, after checking its content type (415) and declared size (413) without reading it."""
     media_type = (request.content_type or "").split(";")[0].strip().lower()
     if media_type != "application/json":
+        metrics.refused(metrics.HTTP, metrics.UNSUPPORTED_MEDIA_TYPE)
         raise exceptions.UnsupportedMediaType(media_type or "(none)")
     try:
         declared = int(request.META.get("CONTENT_LENGTH") or 0)
     except ValueError:
         raise exceptions.ParseError("Content-Length is not a number.") from None
     if declared > max_bytes:
+        metrics.refused(metrics.HTTP, metrics.TOO_LARGE)
         raise PayloadTooLarge(f"The body is {declared} bytes; at most {max_bytes} are accepted. Split the batch.")
     return request.body
 
@@ -93,12 +96,16 @@ class IngestReadingView(APIView):
     def post(self, request):
         body = _json_body(request, SINGLE_READING_MAX_BYTES)
         try:
-            reading = parse_reading(body)
-            result = ingest_readings([reading])
+            with metrics.timed(metrics.HTTP):
+                reading = parse_reading(body)
+                result = ingest_readings([reading])
         except MalformedPayload as error:
+            metrics.refused(metrics.HTTP, metrics.MALFORMED)
             raise exceptions.ParseError(str(error)) from None
         except InvalidReadings as error:
+            metrics.refused_invalid(metrics.HTTP, error.errors, error.invalid_count)
             return _rejection(error)
+        metrics.ingested(metrics.HTTP, result.received, result.inserted)
         created = result.inserted == 1
         return Response(
             {
@@ -135,11 +142,15 @@ class IngestBatchView(APIView):
     def post(self, request):
         body = _json_body(request, settings.TELEMETRY_BATCH_MAX_BYTES)
         try:
-            result = ingest_readings(parse_batch(body, max_readings=settings.TELEMETRY_BATCH_MAX))
+            with metrics.timed(metrics.HTTP):
+                result = ingest_readings(parse_batch(body, max_readings=settings.TELEMETRY_BATCH_MAX))
         except MalformedPayload as error:
+            metrics.refused(metrics.HTTP, metrics.MALFORMED)
             raise exceptions.ParseError(str(error)) from None
         except InvalidReadings as error:
+            metrics.refused_invalid(metrics.HTTP, error.errors, error.invalid_count)
             return _rejection(error)
+        metrics.ingested(metrics.HTTP, result.received, result.inserted)
         return Response(
             {"received": result.received, "inserted": result.inserted, "duplicates": result.duplicates},
             status=status.HTTP_201_CREATED,
