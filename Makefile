@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench diagnostics-eval venv services database lint chromium
+.PHONY: run test bench diagnostics-eval venv services database lint chromium prometheus
 
 # The virtualenv is rebuilt only when the pinned requirements change.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -19,10 +19,18 @@ venv: $(INSTALLED)
 services:
 	bash scripts/ensure_services.sh
 
-# `make run`: the whole platform with demo data on this machine's services, until Ctrl-C.
+# `make run`: the whole platform with demo data on this machine's services, until Ctrl-C. Where PostgreSQL or
+# Redis is not installed, embedded ones from PyPI take their place (operations/embedded.py, data in
+# .embedded/, one line says which); `make run SERVICES=embedded` embeds both even where they are installed.
 run: export DEBUG ?= true
 run: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
+run: export SERVICES ?= auto
 run: venv services
+	$(PY) -m operations.embedded -- $(MAKE) --no-print-directory run-platform
+
+# The platform on the services `make run` chose (operations.embedded passes their addresses in).
+.PHONY: run-platform
+run-platform:
 	$(PY) manage.py ensure_database
 	$(PY) manage.py migrate --no-input
 	$(PY) manage.py load_demo
@@ -40,7 +48,7 @@ test: export SECURE_SSL_REDIRECT := false
 test: export REDIS_URL ?= redis://127.0.0.1:6379/15
 test: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
 test: export WHITENOISE_USE_FINDERS := true
-test: venv services chromium
+test: venv services chromium prometheus
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(PY) manage.py check --fail-level WARNING
@@ -72,6 +80,12 @@ diagnostics-eval:
 # so nothing downloads a browser (never `playwright install`).
 chromium:
 	command -v chromium >/dev/null || (apt-get update && apt-get install -y --no-install-recommends chromium)
+
+# Debian's Prometheus and Alertmanager for the monitoring tests (tests/operations): promtool checks and
+# unit-tests docker/prometheus/, amtool checks docker/alertmanager/, and one test scrapes the app with a
+# real Prometheus. Installed only when missing; the packages' services are not used.
+prometheus:
+	command -v promtool >/dev/null && command -v amtool >/dev/null || (apt-get update && apt-get install -y --no-install-recommends prometheus prometheus-alertmanager)
 
 lint: venv
 	$(VENV)/bin/ruff check . && $(VENV)/bin/ruff format --check .

@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
@@ -61,6 +62,7 @@ INSTALLED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    "django_prometheus",
     "accounts",
     "wells",
     "telemetry",
@@ -71,6 +73,11 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Request count and latency by view (django-prometheus): first and last, so they time all the others.
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
+    # A request id for every request (X-Request-ID in and out) and one log line per request, before the
+    # rest runs, so that every other middleware's log lines carry the id.
+    "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # A database outage answers 503 JSON with Retry-After, API and admin alike (config/middleware.py).
     "config.middleware.DatabaseUnavailableMiddleware",
@@ -85,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     # Lets the audit trail name the caller, IP and user agent of account changes made deep in signals.
     "accounts.audit.AuditRequestMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -330,7 +338,6 @@ DASHBOARD_STALE_AFTER_MINUTES = 15
 # How often an open page asks for its live parts again (polling; README "Dashboards" says why not SSE).
 DASHBOARD_LIVE_SECONDS = 10
 
-
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
 CELERY_RESULT_BACKEND = None
@@ -358,6 +365,31 @@ CELERY_BEAT_SCHEDULE = {
     "alarms-sweep-notifications": {"task": "alarms.sweep_notifications", "schedule": timedelta(minutes=1)},
 }
 
+# --- Backups (operations/backups.py: manage.py backup, verify_backup, restore) -----------------------
+# pg_dump custom-format files and their manifests are written here (a relative path is taken from the
+# project folder). Beat runs the nightly backup at BACKUP_HOUR (TIME_ZONE), restores the new file into a
+# scratch database to verify it, then keeps the newest backup of each of the last BACKUP_KEEP_DAILY days
+# and of each of the last BACKUP_KEEP_WEEKLY ISO weeks and deletes the others.
+BACKUP_DIR = str((BASE_DIR / env_str("BACKUP_DIR", "backups")).resolve())
+BACKUP_HOUR = env_int("BACKUP_HOUR", 2, minimum=0)
+if BACKUP_HOUR > 23:
+    raise ImproperlyConfigured(f"BACKUP_HOUR must be an hour from 0 to 23, got {BACKUP_HOUR}.")
+BACKUP_KEEP_DAILY = env_int("BACKUP_KEEP_DAILY", 7, minimum=1)
+BACKUP_KEEP_WEEKLY = env_int("BACKUP_KEEP_WEEKLY", 4, minimum=0)
+# Recovery-point target: verification fails when the newest reading in the restored copy is older than
+# this (a nightly backup plus the time it takes, with slack). Recovery-time target: it fails when the test
+# restore takes longer than this.
+BACKUP_RPO_HOURS = env_int("BACKUP_RPO_HOURS", 26, minimum=1)
+BACKUP_RTO_MINUTES = env_int("BACKUP_RTO_MINUTES", 60, minimum=1)
+# Parallel pg_restore jobs for restores on plain PostgreSQL (TimescaleDB restores run in one job).
+BACKUP_RESTORE_JOBS = env_int("BACKUP_RESTORE_JOBS", 2, minimum=1)
+# Folder of the pg_dump / pg_restore to use, at least the server's major version; empty: found on PATH.
+PG_BIN_DIR = env_str("PG_BIN_DIR", "")
+CELERY_BEAT_SCHEDULE["operations-nightly-backup"] = {
+    "task": "operations.nightly_backup",
+    "schedule": crontab(hour=BACKUP_HOUR, minute=0),
+}
+
 # --- MQTT ----------------------------------------------------------------------------------------
 MQTT_URL = env_url("MQTT_URL", "mqtt://127.0.0.1:1883", schemes=("mqtt", "mqtts"))
 MQTT_TOPIC = env_str("MQTT_TOPIC", "esp/+/telemetry")
@@ -370,13 +402,44 @@ MQTT_SESSION_EXPIRY_SECONDS = env_int("MQTT_SESSION_EXPIRY_SECONDS", 86_400, min
 MQTT_BATCH_MAX_READINGS = env_int("MQTT_BATCH_MAX_READINGS", 5_000, minimum=1)
 MQTT_BATCH_WAIT_MS = env_int("MQTT_BATCH_WAIT_MS", 50, minimum=1)
 
+# --- Metrics ---------------------------------------------------------------------------------------
+# GET /metrics (operations/metrics.py) and GET /health/ready (operations/health.py); README "Operations:
+# metrics and health". django-prometheus's database and cache wrappers count queries and cache gets.
+DATABASES["default"]["ENGINE"] = "django_prometheus.db.backends.postgresql"
+CACHES["default"]["BACKEND"] = "django_prometheus.cache.backends.redis.RedisCache"
+# Folder under which each kind of process (web, worker, beat, mqtt) keeps its prometheus_client
+# multiprocess files (PROMETHEUS_MULTIPROC_DIR=$METRICS_DIR/<kind>); /metrics adds them all up. Blank: only
+# this server's own processes are shown. Local disk or tmpfs, shared by the platform's processes on a host.
+METRICS_DIR = env_str("METRICS_DIR", "")
+# When set, /metrics answers only requests with "Authorization: Bearer <METRICS_TOKEN>"; blank: open, so
+# keep /metrics off the public network (the proxy must not route it).
+METRICS_TOKEN = env_str("METRICS_TOKEN", "")
+# The gauges read from the database and Redis are read at most this often per web process, seconds.
+METRICS_CACHE_SECONDS = env_int("METRICS_CACHE_SECONDS", 15, minimum=1)
+# Each readiness check's deadline, seconds: /health/ready answers within about this long whatever hangs.
+READY_CHECK_TIMEOUT_SECONDS = env_int("READY_CHECK_TIMEOUT_SECONDS", 2, minimum=1)
+# Load balancers and Prometheus reach these over plain HTTP on the private network.
+SECURE_REDIRECT_EXEMPT += [r"^health/ready$", r"^metrics$"]
+
 # --- Logging -------------------------------------------------------------------------------------
+# Every process logs to stderr: one JSON object per line by default outside DEBUG, readable lines under
+# DEBUG. Each line carries the request id (X-Request-ID, echoed in the response), the user and the well
+# where known; passwords, tokens and URL passwords are redacted from every line (config/logging.py).
 LOG_LEVEL = env_choice("LOG_LEVEL", "info", ("debug", "info", "warning", "error")).upper()
+LOG_FORMAT = env_choice("LOG_FORMAT", "plain" if DEBUG else "json", ("json", "plain"))
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "filters": {"request_context": {"()": "config.logging.RequestContextFilter"}},
+    "formatters": {
+        "json": {"()": "config.logging.JsonFormatter"},
+        "plain": {"()": "config.logging.PlainFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["request_context"]}
+    },
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+# Celery's worker and beat log through the handler above instead of replacing the root logger's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

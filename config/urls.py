@@ -10,7 +10,7 @@ from drf_spectacular.views import (
 )
 
 from accounts.forms import ThrottledAdminAuthenticationForm
-from operations.views import health
+from operations.views import health, metrics, ready
 
 api_v1 = [
     path("", include("accounts.api.urls")),
@@ -19,6 +19,7 @@ api_v1 = [
     path("alarms/", include("alarms.api.urls")),
     path("diagnostics/", include("analytics.api.diagnostics_urls")),
     path("telemetry/", include("telemetry.api.urls")),
+    path("operations/", include("operations.api.urls")),
     path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="schema-yaml"),
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema-json"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema-yaml"), name="swagger-ui"),
@@ -27,6 +28,8 @@ api_v1 = [
 
 urlpatterns = [
     path("health", health, name="health"),
+    path("health/ready", ready, name="health-ready"),
+    path("metrics", metrics, name="metrics"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     path("", include("dashboards.urls")),

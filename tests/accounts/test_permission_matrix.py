@@ -208,6 +208,8 @@ MATRIX = [
                 prepare=a_webhook_receiver),
     PreparedRow("DELETE", "/api/v1/alarms/webhooks/{id}",         401, 403, 403, 204, prepare=a_webhook_receiver),
 
+    Row("GET",    "/api/v1/operations/backups",                   401, 403, 403, 200),
+
     # The API's own documentation is public.
     Row("GET",    "/api/v1/openapi.yaml",             200,   200,   200,   200),
     Row("GET",    "/api/v1/openapi.json",             200,   200,   200,   200),

@@ -7,20 +7,27 @@ once the web server answers /health, not before.
 
 Ctrl-C (or SIGTERM) stops every process; if one of them dies, the others are stopped too and the
 command exits with status 1, so a broken piece is never hidden behind the ones still running.
+
+Metrics: each process keeps its Prometheus counts in ``$METRICS_DIR/<its label>`` (a temporary folder
+when METRICS_DIR is unset), emptied before anything starts, so the web server's /metrics adds up the
+web workers, the Celery worker, beat and the MQTT bridge (operations/metrics.py).
 """
 
 import contextlib
 import errno
 import os
 import selectors
+import shutil
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
 
+from django.conf import settings
 from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
 from django.urls import NoReverseMatch, reverse
@@ -50,7 +57,7 @@ def platform_processes(port, simulate):
             "web",
             [
                 python,
-                *f"-m gunicorn config.wsgi --bind {HOST}:{port} --workers 2 --threads 4".split(),
+                *f"-m gunicorn -c config/gunicorn.py config.wsgi --bind {HOST}:{port} --workers 2 --threads 4".split(),
                 "--access-logfile",
                 "-",
                 "--graceful-timeout",
@@ -66,6 +73,14 @@ def platform_processes(port, simulate):
     if simulate and "simulate" in commands:
         processes.append(("simulator", [*manage, "simulate", "--live", "--demo-faults"]))
     return processes
+
+
+def empty_metrics_directories(metrics_dir, labels):
+    """One empty metrics folder per process under ``metrics_dir``: counts of an earlier run must not add up."""
+    from operations.workers import empty_metrics_directory
+
+    for label in labels:
+        empty_metrics_directory(os.path.join(metrics_dir, label))
 
 
 def port_from_environment():
@@ -122,8 +137,10 @@ class Command(BaseCommand):
         port = port if port is not None else port_from_environment()
         check_port_free(HOST, port)
 
-        env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        metrics_dir = settings.METRICS_DIR or tempfile.mkdtemp(prefix="esp-platform-metrics-")
+        env = {**os.environ, "PYTHONUNBUFFERED": "1", "METRICS_DIR": metrics_dir}
         processes = platform_processes(port, simulate=not no_simulate)
+        empty_metrics_directories(metrics_dir, [label for label, _ in processes])
         width = max(len(label) for label, _ in processes)
         selector = selectors.DefaultSelector()
         running = {}
@@ -135,7 +152,8 @@ class Command(BaseCommand):
         failure = None
         try:
             for index, (label, argv) in enumerate(processes):
-                child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+                child_env = {**env, "PROMETHEUS_MULTIPROC_DIR": os.path.join(metrics_dir, label)}
+                child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=child_env)
                 prefix = f"{COLOURS[index % len(COLOURS)]}{label:<{width}} |{RESET} "
                 selector.register(child.stdout, selectors.EVENT_READ, (label, prefix, child))
                 running[label] = child
@@ -151,6 +169,8 @@ class Command(BaseCommand):
                     child.wait(timeout=10)
                 except subprocess.TimeoutExpired:
                     child.kill()
+            if not settings.METRICS_DIR:
+                shutil.rmtree(metrics_dir, ignore_errors=True)
         if failure:
             raise CommandError(f"{failure}; the platform has stopped.")
 
