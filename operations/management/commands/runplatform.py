@@ -204,7 +204,7 @@ class Command(BaseCommand):
         return None
 
     def announce(self, base, health):
-        pages = {"Admin": "/admin/", "API docs": "/api/v1/docs", "Health": "/health"}
+        pages = {"Dashboards": "/", "Admin": "/admin/", "API docs": "/api/v1/docs", "Health": "/health"}
         with contextlib.suppress(NoReverseMatch):  # until the dashboards exist
             pages = {"Dashboards": reverse("dashboard"), **pages}
         links = "\n".join(f"  {name:<11} {base}{path}" for name, path in pages.items())
