@@ -49,6 +49,7 @@ from pathlib import Path
 
 import psycopg2
 from django.conf import settings
+from django.core.mail import send_mail
 from django.db import connection, connections
 from django.utils import timezone
 from psycopg2 import sql
@@ -290,11 +291,12 @@ def _server_versions(cursor):
 
 def backup_failed(backup):
     """Called once for every backup whose dump or restore test failed (``backup.status`` is "failed", or
-    ``backup.verification_status`` is "failed"), after the row is saved.
+    ``backup.verification_status`` is "failed"), after the row is saved: an ERROR log line, and a mail to
+    the people who get escalated alarms (``ALARM_ESCALATION_RECEIVERS``).
 
-    The platform's alarm notifications plug in here (an alarm is tied to a well, so a platform-level
-    notification is the notifications module's to add). Until then the ERROR line below, the
-    backup metrics and /health/ready are how a failure shows.
+    Alarms belong to wells, so a backup failure is not an Alarm; the mail, the backup metrics, the
+    Prometheus rules and /health/ready are how it shows. A mail server that fails is logged, never raised:
+    the failure is already recorded on the row.
     """
     what = "backup" if backup.status == Backup.Status.FAILED else "backup verification"
     reason = backup.detail if backup.status == Backup.Status.FAILED else backup.verification_detail
@@ -305,6 +307,18 @@ def backup_failed(backup):
         reason,
         extra={"backup_id": backup.pk, "backup_file": backup.file},
     )
+    if not settings.ALARM_ESCALATION_RECEIVERS:
+        return
+    try:
+        send_mail(
+            f"[ESP critical] {what} {backup.pk} failed",
+            f"The {what} of {backup.file or 'the database'} started at {backup.started_at:%Y-%m-%d %H:%M} UTC "
+            f"failed:\n\n{reason}\n\nSee GET /api/v1/operations/backups and the operations logs.",
+            None,
+            settings.ALARM_ESCALATION_RECEIVERS,
+        )
+    except Exception:  # the failure is recorded and logged; a dead mail server must not hide it further
+        logger.exception("Could not mail the %s failure of backup %s", what, backup.pk)
 
 
 def _fail(backup, started, reason):

@@ -296,6 +296,16 @@ def test_a_failed_backup_is_recorded_logged_as_an_error_and_handed_to_the_failur
         call_command("backup")
 
 
+def test_a_failed_backup_mails_the_escalation_receivers(settings, mailoutbox):
+    settings.PG_BIN_DIR = "/nonexistent/postgresql/bin"
+    settings.ALARM_ESCALATION_RECEIVERS = ["control-room@example.com"]
+    backup = backups.run_backup()
+    (mail,) = mailoutbox
+    assert mail.to == ["control-room@example.com"]
+    assert mail.subject == f"[ESP critical] backup {backup.pk} failed"
+    assert "pg_dump is not in PG_BIN_DIR" in mail.body
+
+
 def test_a_backup_left_running_by_a_dead_process_is_marked_failed_by_the_next(platform_data):
     dead = Backup.objects.create(started_at=datetime.datetime(2026, 1, 1, 2, tzinfo=datetime.UTC), file="x")
     backups.run_backup()
