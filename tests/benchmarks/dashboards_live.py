@@ -19,10 +19,7 @@ number of active wells is printed. Run with ``make bench BENCH=tests/benchmarks/
 
 import contextlib
 import math
-import os
 import statistics
-import subprocess
-import sys
 import threading
 import time
 
@@ -31,7 +28,7 @@ import pytest
 import requests
 from django.contrib.auth.models import Group, User
 
-from tests.benchmarks.server import PROJECT, free_port
+from tests.benchmarks.server import running_server
 from wells.models import Well, WellStatus
 
 CLIENTS = (4, 8, 16, 32)
@@ -43,30 +40,15 @@ WORKERS, THREADS = 2, 4
 USER, PASSWORD = "bench_live_viewer", "benchmark-live-password-1"
 
 
-@contextlib.contextmanager
 def gunicorn_with_sse():
-    port = free_port()
-    server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "tests.benchmarks.live_sse_app:application",
-         "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS), "--threads", str(THREADS),
-         "--log-level", "warning", "--graceful-timeout", "2"],
-        cwd=PROJECT,
-        # Plain HTTP on loopback: the session and CSRF cookies must not be marked Secure for requests to send them.
-        env={**os.environ, "PYTHONUNBUFFERED": "1", "SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"},
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(100):
-            with contextlib.suppress(requests.RequestException):
-                if requests.get(f"{base}/health", timeout=1).status_code == 200:
-                    break
-            time.sleep(0.1)
-        else:
-            raise RuntimeError("gunicorn did not start")
-        yield base, server
-    finally:
-        server.terminate()
-        server.wait(timeout=20)
+    """The project plus the SSE variant of the live endpoint (tests/benchmarks/live_sse_app.py), over plain
+    HTTP on loopback: the session and CSRF cookies must not be marked Secure for requests to send them."""
+    return running_server(
+        WORKERS,
+        THREADS,
+        app="tests.benchmarks.live_sse_app:application",
+        environment={"SESSION_COOKIE_SECURE": "false", "CSRF_COOKIE_SECURE": "false"},
+    )
 
 
 def signed_in_session(base):

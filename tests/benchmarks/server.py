@@ -20,14 +20,15 @@ def free_port():
 
 
 @contextlib.contextmanager
-def running_server(workers=2, threads=1):
-    """Yield the base URL of gunicorn serving the project; stops it afterwards."""
+def running_server(workers=2, threads=1, app="config.wsgi", environment=None):
+    """Yield (base URL, process) of gunicorn serving ``app`` (the project by default), with ``environment``
+    added to this process's; stops it afterwards."""
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "config.wsgi", "--bind", f"127.0.0.1:{port}",
-         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning"],
+        [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
+         "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--graceful-timeout", "2"],
         cwd=PROJECT,
-        env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        env={**os.environ, "PYTHONUNBUFFERED": "1", **(environment or {})},
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
