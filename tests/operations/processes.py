@@ -65,43 +65,28 @@ def value(text_or_samples, name, **labels):
     return found.get((name, frozenset(labels.items())))
 
 
-class Gunicorn:
-    """gunicorn serving the project with config/gunicorn.py on a free loopback port."""
+class ServedProcess:
+    """A server process on a free loopback port, its output kept for failure messages; ready once
+    ``ready_path`` answers 200. Subclasses build the command line."""
 
-    def __init__(self, environment, workers=2, threads=2):
-        self.port = free_port()
-        self.base = f"http://127.0.0.1:{self.port}"
+    name = "server"
+    ready_path = "/"
+    log_tail = 6000
+
+    def start(self, argv, *, cwd, env=None):
         self.output = tempfile.TemporaryFile()  # noqa: SIM115 - the server's log, open while it runs
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
-             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
-             "--graceful-timeout", "5", "--log-level", "warning"],
-            cwd=PROJECT,
-            env={key: value for key, value in {**os.environ, "PYTHONUNBUFFERED": "1", **environment}.items()
-                 if value is not None},
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
-        )  # fmt: skip
-        wait_until(self._answers, lambda: f"gunicorn did not answer /health:\n{self.log()}")
+        self.process = subprocess.Popen(argv, cwd=cwd, env=env, stdout=self.output, stderr=subprocess.STDOUT)
+        wait_until(self._answers, lambda: f"{self.name} did not answer {self.ready_path}:\n{self.log()}")
 
     def _answers(self):
-        assert self.process.poll() is None, f"gunicorn exited:\n{self.log()}"
+        assert self.process.poll() is None, f"{self.name} exited:\n{self.log()}"
         with contextlib.suppress(requests.RequestException):
-            return requests.get(f"{self.base}/health", timeout=2).status_code == 200
+            return requests.get(f"{self.base}{self.ready_path}", timeout=2).status_code == 200
         return False
 
     def log(self):
         self.output.seek(0)
-        return self.output.read().decode(errors="replace")[-6000:]
-
-    def workers(self):
-        """Pids of the worker processes alive now."""
-        import psutil
-
-        return sorted(child.pid for child in psutil.Process(self.process.pid).children() if child.is_running())
-
-    def get(self, path, **options):
-        return requests.get(f"{self.base}{path}", timeout=30, **options)
+        return self.output.read().decode(errors="replace")[-self.log_tail :]
 
     def stop(self):
         if self.process.poll() is None:
@@ -112,6 +97,34 @@ class Gunicorn:
                 self.process.kill()
                 self.process.wait(30)
         self.output.close()
+
+
+class Gunicorn(ServedProcess):
+    """gunicorn serving the project with config/gunicorn.py on a free loopback port."""
+
+    name = "gunicorn"
+    ready_path = "/health"
+
+    def __init__(self, environment, workers=2, threads=2):
+        self.port = free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.start(
+            [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
+             "--bind", f"127.0.0.1:{self.port}", "--workers", str(workers), "--threads", str(threads),
+             "--graceful-timeout", "5", "--log-level", "warning"],
+            cwd=PROJECT,
+            env={key: value for key, value in {**os.environ, "PYTHONUNBUFFERED": "1", **environment}.items()
+                 if value is not None},
+        )  # fmt: skip
+
+    def workers(self):
+        """Pids of the worker processes alive now."""
+        import psutil
+
+        return sorted(child.pid for child in psutil.Process(self.process.pid).children() if child.is_running())
+
+    def get(self, path, **options):
+        return requests.get(f"{self.base}{path}", timeout=30, **options)
 
 
 @contextlib.contextmanager

@@ -2,11 +2,8 @@
 served by gunicorn with a metrics token: a platform metric and every dashboard query read back through
 Prometheus's HTTP API without error, and every alert rule evaluated without error."""
 
-import contextlib
 import datetime
 import shutil
-import subprocess
-import tempfile
 import time
 
 import pytest
@@ -14,7 +11,7 @@ import requests
 import yaml
 
 from accounts.tokens import issue_tokens
-from tests.operations.processes import database_url, free_port, gunicorn, wait_until
+from tests.operations.processes import ServedProcess, database_url, free_port, gunicorn, wait_until
 from tests.operations.test_monitoring_configs import PROMETHEUS, dashboard_queries, rules, tool
 from tests.telemetry.conftest import reading
 
@@ -23,7 +20,11 @@ pytestmark = pytest.mark.django_db(transaction=True)
 TOKEN = "scrape-test-metrics-token-0123456789"
 
 
-class Prometheus:
+class Prometheus(ServedProcess):
+    name = "prometheus"
+    ready_path = "/-/ready"
+    log_tail = 5000
+
     def __init__(self, folder, scrape_target):
         assert shutil.which("prometheus"), "prometheus is missing: `make prometheus` installs Debian's package"
         shutil.copy(PROMETHEUS / "rules.yml", folder)
@@ -45,25 +46,11 @@ class Prometheus:
         checked = tool("promtool", "check", "config", "prometheus.yml", cwd=folder)
         assert checked.returncode == 0, checked.stdout + checked.stderr
         self.base = f"http://127.0.0.1:{free_port()}"
-        self.output = tempfile.TemporaryFile()  # noqa: SIM115 - Prometheus's log, open while it runs
-        self.process = subprocess.Popen(
+        self.start(
             ["prometheus", f"--config.file={folder / 'prometheus.yml'}", f"--storage.tsdb.path={folder / 'data'}",
              f"--web.listen-address={self.base.removeprefix('http://')}", "--log.level=warn"],
             cwd=folder,
-            stdout=self.output,
-            stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_until(self._ready, lambda: f"prometheus did not get ready:\n{self.log()}")
-
-    def _ready(self):
-        assert self.process.poll() is None, f"prometheus exited:\n{self.log()}"
-        with contextlib.suppress(requests.RequestException):
-            return requests.get(f"{self.base}/-/ready", timeout=2).status_code == 200
-        return False
-
-    def log(self):
-        self.output.seek(0)
-        return self.output.read().decode(errors="replace")[-5000:]
 
     def api(self, path, **params):
         response = requests.get(f"{self.base}/api/v1/{path}", params=params, timeout=30)
@@ -73,15 +60,6 @@ class Prometheus:
 
     def query(self, expression):
         return self.api("query", query=expression)["result"]
-
-    def stop(self):
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(30)
-        self.output.close()
 
 
 def test_prometheus_reads_the_platform_metrics_every_dashboard_query_and_every_rule(tmp_path, operator, well):
