@@ -3,6 +3,7 @@ serve, plain JSON. Outages are real: a database cluster the test owns is stopped
 socket accepts and never answers."""
 
 import datetime
+import re
 import socket
 import subprocess
 import sys
@@ -241,7 +242,9 @@ def test_a_worker_is_alive_while_its_heartbeat_is_fresh(finished_checks, monkeyp
     workers.redis_client().hset(workers.heartbeat_key(), "celery@readiness-test", repr(stale))
     worker = ready().json()["components"]["celery_worker"]
     assert worker["status"] == "degraded"
-    assert worker["detail"] == "the newest Celery worker heartbeat is 90 s old"
+    # 90 s when written; a loaded machine may take a second or more to answer.
+    age = re.fullmatch(r"the newest Celery worker heartbeat is (\d+) s old", worker["detail"])
+    assert age and 90 <= int(age.group(1)) <= 120, worker["detail"]
     workers.redis_client().delete(workers.heartbeat_key())
 
 
