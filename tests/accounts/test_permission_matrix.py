@@ -167,6 +167,7 @@ MATRIX = [
     Row("GET",    "/api/v1/auth/users/{id}",          401,   403,   403,   200),
     Row("PATCH",  "/api/v1/auth/users/{id}",          401,   403,   403,   200, body={"role": "operator"}),
     Row("GET",    "/api/v1/auth/audit",               401,   403,   403,   200),
+    Row("GET",    "/api/v1/auth/changes",             401,   403,   403,   200),
 
     Row("POST",   "/api/v1/telemetry/ingest",         401,   403,   201,   201, body=a_reading),
     Row("POST",   "/api/v1/telemetry/batch",          401,   403,   201,   201, body=a_batch),
