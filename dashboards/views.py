@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.roles import role_of
 from alarms import lifecycle
 from alarms.models import Alarm, AlarmTransitionRefused
+from config.params import not_a_choice
 from dashboards import alarm_board, charts, fleet, fleet_map, rankings
 from dashboards import well as well_reads
 from dashboards.access import ACT_ON_ALARMS, READ, abilities, requires
@@ -215,7 +216,7 @@ def well_chart_data(request, well_id):
     well = get_object_or_404(Well.objects.only("pk", "well_id"), well_id=well_id)
     range_key = request.GET.get("range", charts.DEFAULT_RANGE)
     if range_key not in charts.RANGES:
-        return JsonResponse({"range": [f"Choose one of {', '.join(charts.RANGES)}."]}, status=400)
+        return JsonResponse({"range": [not_a_choice(f'"{range_key}"', charts.RANGES)]}, status=400)
     data = charts.chart_data(well, range_key, charts.clamp_points(request.GET.get("points")), timezone.now())
     response = JsonResponse(data)
     response["Cache-Control"] = "no-store"

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from accounts import users
 from accounts.models import AuthEvent, AuthEventKind
 from accounts.roles import ROLE_NAMES, Role, account_role
+from config.params import QueryParams
 
 User = get_user_model()
 
@@ -173,7 +174,7 @@ class AuthEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditFilterSerializer(serializers.Serializer):
+class AuditFilterSerializer(QueryParams):
     """Query parameters of the audit log."""
 
     username = serializers.CharField(

@@ -275,6 +275,5 @@ class AuditLogView(generics.ListAPIView):
     serializer_class = AuthEventSerializer
 
     def get_queryset(self):
-        filters = AuditFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return AuthEvent.objects.select_related("actor").matching(**filters.validated_data)
+        filters = AuditFilterSerializer.validated(self.request)
+        return AuthEvent.objects.select_related("actor").matching(**filters)

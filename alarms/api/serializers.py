@@ -23,6 +23,7 @@ from alarms.models import (
     all_notifying_kinds,
 )
 from analytics.models import DiagnosticType, Severity
+from config.params import QueryParams
 from wells.models import Well
 
 OPEN = "open"
@@ -97,7 +98,7 @@ class AlarmDetailSerializer(AlarmSerializer):
         read_only_fields = fields
 
 
-class AlarmFilterParams(serializers.Serializer):
+class AlarmFilterParams(QueryParams):
     state = serializers.ChoiceField(
         choices=[OPEN, *AlarmState.values],
         required=False,
@@ -124,7 +125,7 @@ class ShelveSerializer(serializers.Serializer):
     )
 
 
-class KpiParams(serializers.Serializer):
+class KpiParams(QueryParams):
     days = serializers.IntegerField(
         default=7, min_value=1, max_value=MAX_DAYS, help_text="The window: the last N days."
     )
@@ -350,7 +351,7 @@ class NotificationDeliverySerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class DeliveryFilterParams(serializers.Serializer):
+class DeliveryFilterParams(QueryParams):
     status = serializers.ChoiceField(choices=DeliveryStatus.values, required=False)
     channel = serializers.ChoiceField(choices=NotificationChannel.values, required=False)
     alarm = serializers.IntegerField(required=False, min_value=1, help_text="Only the deliveries of this alarm.")
