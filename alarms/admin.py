@@ -25,6 +25,7 @@ from django.utils.html import format_html, format_html_join
 
 from alarms import lifecycle
 from alarms.models import (
+    ALARM_RESPONSE_FIELDS,
     COMMENT_MAX_LENGTH,
     NOTIFYING_KINDS,
     Alarm,
@@ -38,6 +39,7 @@ from alarms.models import (
     generate_webhook_secret,
 )
 from analytics.models import DiagnosticType
+from config.readonly_admin import ReadOnlyModelAdmin
 from wells.models import Well
 
 
@@ -128,20 +130,7 @@ class AlarmAdmin(admin.ModelAdmin):
         ),
         (
             "Response",
-            {
-                "fields": [
-                    "acknowledged",
-                    "unacknowledged_since",
-                    "acknowledged_at",
-                    "acknowledged_by",
-                    "escalated_at",
-                    "shelved_until",
-                    "shelved_by",
-                    "shelve_reason",
-                    "closed_at",
-                    "close_reason",
-                ]
-            },
+            {"fields": ["acknowledged", *ALARM_RESPONSE_FIELDS]},
         ),
     ]
 
@@ -434,7 +423,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationDelivery)
-class NotificationDeliveryAdmin(admin.ModelAdmin):
+class NotificationDeliveryAdmin(ReadOnlyModelAdmin):
     """The delivery log: read-only, as the workers wrote it."""
 
     list_display = [
@@ -473,15 +462,6 @@ class NotificationDeliveryAdmin(admin.ModelAdmin):
         "payload",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="alarm")
     def alarm_link(self, delivery):

@@ -25,6 +25,18 @@ from wells.models import Well
 
 # Only these severities raise alarms; an info finding is worth a look, not an operator's attention.
 ALARM_SEVERITIES = [Severity.WARNING.value, Severity.CRITICAL.value]
+# The control room's response to an alarm, in the order the admin and the API show it.
+ALARM_RESPONSE_FIELDS = [
+    "unacknowledged_since",
+    "acknowledged_at",
+    "acknowledged_by",
+    "escalated_at",
+    "shelved_until",
+    "shelved_by",
+    "shelve_reason",
+    "closed_at",
+    "close_reason",
+]
 SEVERITY_RANK = {Severity.INFO.value: 0, Severity.WARNING.value: 1, Severity.CRITICAL.value: 2}
 COMMENT_MAX_LENGTH = 2000
 

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from alarms.kpis import MAX_DAYS
 from alarms.models import (
+    ALARM_RESPONSE_FIELDS,
     ALARM_SEVERITIES,
     COMMENT_MAX_LENGTH,
     NOTIFYING_KINDS,
@@ -74,15 +75,7 @@ class AlarmSerializer(serializers.ModelSerializer):
             "returned_at",
             "occurrence_count",
             "reactivation_count",
-            "unacknowledged_since",
-            "acknowledged_at",
-            "acknowledged_by",
-            "escalated_at",
-            "shelved_until",
-            "shelved_by",
-            "shelve_reason",
-            "closed_at",
-            "close_reason",
+            *ALARM_RESPONSE_FIELDS,
             "confidence",
             "evidence",
             "recommended_action",
