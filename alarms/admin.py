@@ -25,8 +25,10 @@ from django.utils.html import format_html, format_html_join
 
 from alarms import lifecycle
 from alarms.models import (
+    ALARM_FINDING_FIELDS,
     ALARM_RESPONSE_FIELDS,
     COMMENT_MAX_LENGTH,
+    DELIVERY_OUTCOME_FIELDS,
     NOTIFYING_KINDS,
     Alarm,
     AlarmEvent,
@@ -122,9 +124,7 @@ class AlarmAdmin(admin.ModelAdmin):
                     "returned_at",
                     "occurrence_count",
                     "reactivation_count",
-                    "confidence",
-                    "evidence",
-                    "recommended_action",
+                    *ALARM_FINDING_FIELDS,
                 ]
             },
         ),
@@ -451,14 +451,7 @@ class NotificationDeliveryAdmin(ReadOnlyModelAdmin):
         "recipient",
         "user",
         "webhook",
-        "status",
-        "attempts",
-        "response_code",
-        "last_error",
-        "created_at",
-        "last_attempt_at",
-        "next_attempt_at",
-        "sent_at",
+        *DELIVERY_OUTCOME_FIELDS,
         "payload",
     ]
     readonly_fields = fields

@@ -25,6 +25,19 @@ from wells.models import Well
 
 # Only these severities raise alarms; an info finding is worth a look, not an operator's attention.
 ALARM_SEVERITIES = [Severity.WARNING.value, Severity.CRITICAL.value]
+# What the diagnostics said of the condition, as the admin and the API show it.
+ALARM_FINDING_FIELDS = ["confidence", "evidence", "recommended_action"]
+# How a notification's delivery went, in the order the admin and the API show it.
+DELIVERY_OUTCOME_FIELDS = [
+    "status",
+    "attempts",
+    "response_code",
+    "last_error",
+    "created_at",
+    "last_attempt_at",
+    "next_attempt_at",
+    "sent_at",
+]
 # The control room's response to an alarm, in the order the admin and the API show it.
 ALARM_RESPONSE_FIELDS = [
     "unacknowledged_since",

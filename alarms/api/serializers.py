@@ -6,9 +6,11 @@ from rest_framework import serializers
 
 from alarms.kpis import MAX_DAYS
 from alarms.models import (
+    ALARM_FINDING_FIELDS,
     ALARM_RESPONSE_FIELDS,
     ALARM_SEVERITIES,
     COMMENT_MAX_LENGTH,
+    DELIVERY_OUTCOME_FIELDS,
     NOTIFYING_KINDS,
     OPEN_STATES,
     Alarm,
@@ -76,9 +78,7 @@ class AlarmSerializer(serializers.ModelSerializer):
             "occurrence_count",
             "reactivation_count",
             *ALARM_RESPONSE_FIELDS,
-            "confidence",
-            "evidence",
-            "recommended_action",
+            *ALARM_FINDING_FIELDS,
         ]
         read_only_fields = fields
 
@@ -332,14 +332,7 @@ class NotificationDeliverySerializer(serializers.ModelSerializer):
             "channel",
             "recipient",
             "webhook_id",
-            "status",
-            "attempts",
-            "response_code",
-            "last_error",
-            "created_at",
-            "last_attempt_at",
-            "next_attempt_at",
-            "sent_at",
+            *DELIVERY_OUTCOME_FIELDS,
         ]
         read_only_fields = fields
 
