@@ -12,9 +12,6 @@ from wells.models import Well
 
 
 class ReadingQuerySet(models.QuerySet):
-    def for_well(self, well):
-        return self.filter(well=well)
-
     def newest_before(self, well, before=None, limit=100):
         """The well's readings newest first, strictly older than ``before`` (an aware datetime) if given.
 

@@ -10,6 +10,7 @@ from rest_framework import serializers
 from accounts import users
 from accounts.models import AuthEvent, AuthEventKind, ChangeAction, ChangeChannel, ChangeEvent
 from accounts.roles import ROLE_NAMES, Role, account_role
+from config.params import QueryParams
 
 User = get_user_model()
 
@@ -173,7 +174,7 @@ class AuthEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class TimeWindowFilterSerializer(serializers.Serializer):
+class TimeWindowParams(QueryParams):
     """The ``since`` and ``until`` query parameters of an audit trail."""
 
     since = serializers.DateTimeField(required=False, help_text="Events at or after this time (ISO 8601).")
@@ -185,7 +186,7 @@ class TimeWindowFilterSerializer(serializers.Serializer):
         return attrs
 
 
-class AuditFilterSerializer(TimeWindowFilterSerializer):
+class AuditFilterSerializer(TimeWindowParams):
     """Query parameters of the sign-in audit log."""
 
     username = serializers.CharField(
@@ -216,7 +217,7 @@ class ChangeEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class ChangeFilterSerializer(TimeWindowFilterSerializer):
+class ChangeFilterSerializer(TimeWindowParams):
     """Query parameters of the change audit trail."""
 
     model = serializers.CharField(

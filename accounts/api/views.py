@@ -277,9 +277,8 @@ class AuditLogView(generics.ListAPIView):
     serializer_class = AuthEventSerializer
 
     def get_queryset(self):
-        filters = AuditFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return AuthEvent.objects.select_related("actor").matching(**filters.validated_data)
+        filters = AuditFilterSerializer.validated(self.request)
+        return AuthEvent.objects.select_related("actor").matching(**filters)
 
 
 CHANGE_EXAMPLE = {
@@ -321,6 +320,4 @@ class ChangeLogView(generics.ListAPIView):
     serializer_class = ChangeEventSerializer
 
     def get_queryset(self):
-        filters = ChangeFilterSerializer(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        return ChangeEvent.objects.matching(**filters.validated_data)
+        return ChangeEvent.objects.matching(**ChangeFilterSerializer.validated(self.request))

@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
+from config.params import QueryParams
 from telemetry import query
 from telemetry.api.docs import TelemetryDetailSerializer
 from telemetry.models import Reading
@@ -42,7 +43,7 @@ METRICS = ", ".join(Reading.METRIC_FIELDS)
 # --- Parameters ----------------------------------------------------------------------------------
 
 
-class ReadingWindowParams(serializers.Serializer):
+class ReadingWindowParams(QueryParams):
     """Which well, which window, which metrics: shared by the page and the export."""
 
     well_id = serializers.CharField(help_text="Public well identifier, e.g. WELL-001.")
@@ -106,12 +107,6 @@ class ReadingPageParams(ReadingWindowParams):
         if cursor is not None and cursor.order != attrs["order"]:
             raise serializers.ValidationError({"cursor": f"This cursor continues order={cursor.order}."})
         return attrs
-
-
-def _validated(params_class, request):
-    params = params_class(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    return params.validated_data
 
 
 def _well(well_id):
@@ -220,7 +215,7 @@ class ReadingPageView(APIView):
         ],
     )
     def get(self, request):
-        params = _validated(ReadingPageParams, request)
+        params = ReadingPageParams.validated(request)
         well = _well(params["well_id"])
         start, end, fields, order = params["start"], params["end"], params["fields"], params["order"]
         rows, next_cursor = query.read_page(
@@ -298,7 +293,7 @@ class ReadingExportView(APIView):
         ],
     )
     def get(self, request):
-        params = _validated(ReadingWindowParams, request)
+        params = ReadingWindowParams.validated(request)
         well = _well(params["well_id"])
         start, end = params["start"], params["end"]
         response = StreamingHttpResponse(

@@ -9,8 +9,6 @@ Status codes: 201 stored, 200 duplicate (single reading only), 400 malformed bod
 415 not ``application/json``.
 """
 
-import datetime
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -22,6 +20,7 @@ from config.parsers import JSONParser
 from telemetry import metrics
 from telemetry.api import docs
 from telemetry.ingest import InvalidReadings, MalformedPayload, ingest_readings, parse_batch, parse_reading
+from telemetry.query import utc_text
 
 # A single reading is a few hundred bytes; anything near this is not one reading.
 SINGLE_READING_MAX_BYTES = 64 * 1024
@@ -58,10 +57,6 @@ def _rejection(error):
         },
         status=status.HTTP_400_BAD_REQUEST,
     )
-
-
-def _utc_text(moment):
-    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 # 401 and 403 are documented for every operation by config.schema.document_auth_errors.
@@ -111,7 +106,7 @@ class IngestReadingView(APIView):
             {
                 "status": "created" if created else "duplicate",
                 "well_id": reading.well_id,
-                "timestamp": _utc_text(reading.timestamp),
+                "timestamp": utc_text(reading.timestamp),
             },
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -28,7 +28,7 @@ from analytics.rollups import refresh_rollups
 from analytics.rollups.definitions import DAILY_AGGREGATES, HOURLY_AGGREGATES
 from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL, SPECS_SQL
 from telemetry.ingest import ReadingIn, ingest_readings
-from telemetry.simulator import backfill
+from telemetry.simulator.backfill import backfill
 from telemetry.storage import storage_status
 from tests.benchmarks.server import bearer_token, running_server
 from tests.factories import WellFactory
