@@ -8,6 +8,8 @@
   the refresh and the API read local days through it instead of a literal in each view, so the
   database has one place that says which zone its daily rollups are in (``analytics.checks``
   compares it with the setting). TimescaleDB's daily aggregate keeps the zone it was built with.
+- ``well_performance_hourly`` joins the wells directly: the pump specification fields are required,
+  so the COALESCE with default specifications never applied.
 
 The DDL is literal here, copied from ``analytics.rollups`` when this migration was written.
 """
@@ -155,6 +157,47 @@ FROM analytics_diagnosticresult d
 GROUP BY 1, 2, 3
 """
 
+CREATE_PERFORMANCE_VIEW = """
+CREATE OR REPLACE VIEW well_performance_hourly AS
+SELECT h.bucket,
+       h.well_id,
+       LEAST(100.0, GREATEST(0.0,
+    CASE
+        WHEN h.avg_flow_rate < s.min_operating_flow_bpd THEN
+            CASE WHEN s.min_operating_flow_bpd > 0
+                 THEN 42 * LEAST(1.0, GREATEST(0.0, h.avg_flow_rate / s.min_operating_flow_bpd))
+                 ELSE 0 END
+        WHEN h.avg_flow_rate > s.max_operating_flow_bpd THEN
+            42 * LEAST(1.0, GREATEST(0.0, 1 - (h.avg_flow_rate - s.max_operating_flow_bpd) / s.max_operating_flow_bpd))
+        WHEN s.max_operating_flow_bpd > s.min_operating_flow_bpd THEN
+            60 * (1 - 0.3 * ABS(h.avg_flow_rate - s.rated_flow_bpd)
+                  / (s.max_operating_flow_bpd - s.min_operating_flow_bpd))
+        ELSE 60 END
+    + CASE WHEN h.avg_motor_current > 0
+           THEN 40 * LEAST(1.0, GREATEST(0.0,
+               (h.avg_flow_rate / h.avg_motor_current) / (s.rated_flow_bpd / s.motor_nameplate_current_a)))
+           ELSE 0 END)) AS efficiency_score,
+       LEAST(100.0, GREATEST(0.0, 100.0
+    - COALESCE(40 * LEAST(1.0, GREATEST(0.0, (h.max_motor_temp / s.motor_temp_limit_c - 0.8) / 0.2)), 0)
+    - COALESCE(35 * LEAST(1.0, GREATEST(0.0, (h.avg_vibration / s.vibration_limit_mm_s - 0.5) / 0.5)), 0)
+    - COALESCE(25 * LEAST(1.0, GREATEST(0.0,
+        (ABS(h.avg_motor_current - s.motor_nameplate_current_a) / s.motor_nameplate_current_a - 0.1) / 0.4)), 0))) AS health_score,
+       h.avg_flow_rate,
+       h.avg_motor_current,
+       h.avg_motor_temp,
+       h.max_motor_temp,
+       h.avg_vibration,
+       h.reading_count,
+       s.rated_flow_bpd,
+       s.min_operating_flow_bpd,
+       s.max_operating_flow_bpd,
+       s.motor_nameplate_current_a,
+       s.motor_temp_limit_c,
+       s.vibration_limit_mm_s
+FROM telemetry_hourly h
+JOIN wells_well s ON s.id = h.well_id
+"""
+
 DROP_PER_WELL_FUNCTIONS = (
     "DROP FUNCTION telemetry_hourly_pending(bigint); DROP FUNCTION telemetry_daily_pending(bigint)"
 )
@@ -177,6 +220,7 @@ def forwards(apps, schema_editor):
             cursor.execute(CREATE_HOURLY_VIEW)
             cursor.execute(CREATE_DAILY_VIEW)
             cursor.execute(DROP_PER_BUCKET_FUNCTIONS)
+        cursor.execute(CREATE_PERFORMANCE_VIEW)
         cursor.execute(CREATE_DIAGNOSTIC_SUMMARY_VIEW)
 
 
@@ -187,8 +231,9 @@ def backwards(apps, schema_editor):
     with schema_editor.connection.cursor() as cursor:
         cursor.execute("SELECT quote_literal(analytics_timezone())")
         (timezone,) = cursor.fetchone()
-        cursor.execute("DROP VIEW diagnostic_summary_daily")
+        cursor.execute("DROP VIEW diagnostic_summary_daily; DROP VIEW well_performance_hourly")
         cursor.execute(created.CREATE_DIAGNOSTIC_SUMMARY_VIEW.format(timezone=timezone))
+        cursor.execute(created.CREATE_PERFORMANCE_VIEW)
         if _is_postgres(cursor):
             cursor.execute(per_bucket.CREATE_HOURLY_FROM_RAW)
             cursor.execute(per_bucket.CREATE_DAILY_FROM_RAW)

@@ -38,7 +38,7 @@ SELECT h.bucket,
        s.motor_temp_limit_c,
        s.vibration_limit_mm_s
 FROM telemetry_hourly h
-JOIN (SELECT w.id, {scoring.SPECS_SQL} FROM wells_well w) s ON s.id = h.well_id
+JOIN wells_well s ON s.id = h.well_id
 """
 
 
