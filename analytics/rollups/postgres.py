@@ -126,10 +126,10 @@ CROSS JOIN LATERAL telemetry_daily_pending(p.well_id) raw
 # readers see either the old rows plus pending entries or the new rows, never a gap. The temp
 # tables are created first and filled by plain INSERTs so that every statement takes bound
 # parameters (a CREATE TABLE … AS cannot).
-CREATE_REFRESH_TABLES = """
-CREATE TEMP TABLE refresh_hours (well_id bigint, bucket timestamptz) ON COMMIT DROP;
-CREATE TEMP TABLE refresh_days (well_id bigint, bucket timestamptz) ON COMMIT DROP
-"""
+CREATE_REFRESH_TABLES = (
+    "CREATE TEMP TABLE refresh_hours (well_id bigint, bucket timestamptz) ON COMMIT DROP",
+    "CREATE TEMP TABLE refresh_days (well_id bigint, bucket timestamptz) ON COMMIT DROP",
+)
 
 CLAIM_CHANGES = f"""
 WITH claimed AS (DELETE FROM {CHANGES} RETURNING well_id, hour)
@@ -185,7 +185,7 @@ JOIN telemetry_reading r
 GROUP BY p.bucket, p.well_id
 """
 
-DROP_REFRESH_TABLES = "DROP TABLE refresh_hours; DROP TABLE refresh_days"
+DROP_REFRESH_TABLES = ("DROP TABLE refresh_hours", "DROP TABLE refresh_days")
 
 AFTER_BIG_REFRESH = (f"VACUUM (ANALYZE) {CHANGES}", f"ANALYZE {HOURLY_TABLE}", f"ANALYZE {DAILY_TABLE}")
 
@@ -214,7 +214,8 @@ def refresh(start=None, end=None):
     """Recompute pending hours and days (or every bucket in [start, end)); returns what it did."""
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
-        cursor.execute(CREATE_REFRESH_TABLES)
+        for statement in CREATE_REFRESH_TABLES:
+            cursor.execute(statement)
         if start is None and end is None:
             cursor.execute(CLAIM_CHANGES)
         else:
@@ -227,7 +228,8 @@ def refresh(start=None, end=None):
             cursor.execute(INSERT_REFRESHED_HOURS)
             cursor.execute(DELETE_REFRESHED_DAYS)
             cursor.execute(INSERT_REFRESHED_DAYS)
-        cursor.execute(DROP_REFRESH_TABLES)
+        for statement in DROP_REFRESH_TABLES:
+            cursor.execute(statement)
     if hours >= VACUUM_AFTER_HOURS and not connection.in_atomic_block:
         with connection.cursor() as cursor:
             for statement in AFTER_BIG_REFRESH:
