@@ -1,7 +1,8 @@
 """Reads of the rollups for the analytics API and dashboards: plain SQL, plain dict rows.
 
-Every query names the columns it returns and filters on (well, bucket), which is what the rollups
-are keyed and indexed by; no model instances are built. Rows carry timestamps as aware UTC
+Every per-well query names the columns it returns and filters on (well, bucket), which is what the
+rollups are keyed and indexed by; the fleet overview and rankings read each well's latest state
+instead (one row per well). No model instances are built. Rows carry timestamps as aware UTC
 datetimes (the API renders them as ISO 8601 with ``Z``).
 """
 
@@ -9,6 +10,7 @@ from django.conf import settings
 from django.db import connection
 
 from analytics.rollups.definitions import DAILY_COLUMNS, HOURLY_AGGREGATES, HOURLY_COLUMNS
+from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL, SPECS_SQL
 
 _hourly = ", ".join(HOURLY_COLUMNS)
 _daily = ", ".join(DAILY_COLUMNS)
@@ -82,19 +84,38 @@ ORDER BY bucket DESC,
          CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END
 """
 
-# Each well's newest performance row since %(since)s.
+# Each well's newest hour scored from its latest state (telemetry.models.LatestReading, kept by ingest):
+# the same hour and averages as the newest bucket of well_performance_hourly, read from one row per well
+# instead of aggregating that hour's raw readings, so the cost stays flat however many readings the
+# hour holds. Scored by the same formulas (analytics.scoring) against the same specifications.
+NEWEST_HOUR_PERFORMANCE = f"""
+SELECT h.well_id, h.bucket,
+       {EFFICIENCY_SQL} AS efficiency_score,
+       {HEALTH_SQL} AS health_score,
+       h.avg_flow_rate, h.avg_motor_current, h.avg_motor_temp, h.max_motor_temp, h.avg_vibration, h.reading_count
+FROM (
+    SELECT l.well_id,
+           l.hour AS bucket,
+           l.hour_flow_rate_sum / l.hour_reading_count AS avg_flow_rate,
+           l.hour_motor_current_sum / l.hour_reading_count AS avg_motor_current,
+           l.hour_motor_temp_sum / nullif(l.hour_motor_temp_count, 0) AS avg_motor_temp,
+           l.hour_motor_temp_max AS max_motor_temp,
+           l.hour_vibration_sum / nullif(l.hour_vibration_count, 0) AS avg_vibration,
+           l.hour_reading_count AS reading_count
+    FROM telemetry_latestreading l
+) h
+JOIN (SELECT w.id, {SPECS_SQL} FROM wells_well w) s ON s.id = h.well_id
+"""
+
+# Each well whose newest scored hour started at or after %(since)s, with that hour.
 _LATEST_PER_WELL = f"""
 SELECT w.well_id, w.name, w.field, w.status, p.bucket, {_PERFORMANCE_COLUMNS}
 FROM wells_well w
-JOIN LATERAL (
-    SELECT * FROM well_performance_hourly p
-    WHERE p.well_id = w.id AND p.bucket >= %(since)s
-    ORDER BY p.bucket DESC
-    LIMIT 1
-) p ON true
+JOIN ({NEWEST_HOUR_PERFORMANCE}) p ON p.well_id = w.id
+WHERE p.bucket >= %(since)s
 """
 
-OVERVIEW = f"{_LATEST_PER_WELL} WHERE w.status = 'active' ORDER BY w.well_id"
+OVERVIEW = f"{_LATEST_PER_WELL} AND w.status = 'active' ORDER BY w.well_id"
 
 # Sorted over every well first, then limited (the original platform limited first, so its
 # "top 10" was ten arbitrary wells sorted).

@@ -239,6 +239,8 @@ class DiagnosticSummaryView(WellWindowView):
 
 @extend_schema(
     summary="Fleet overview: latest scores of every active well",
+    description="Each active well's newest hour (the hour in progress included) with its scores and averages, "
+    "as the hourly rollup has them; `hours` leaves out wells whose newest hour is older.",
     tags=["Analytics"],
     parameters=[OverviewParams],
     responses={
