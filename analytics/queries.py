@@ -84,35 +84,29 @@ ORDER BY bucket DESC,
          CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END
 """
 
-# Each well's newest hour scored from its latest state (telemetry.models.LatestReading, kept by ingest):
-# the same hour and averages as the newest bucket of well_performance_hourly, read from one row per well
-# instead of aggregating that hour's raw readings, so the cost stays flat however many readings the
-# hour holds. Scored by the same formulas (analytics.scoring) against the same specifications.
-NEWEST_HOUR_PERFORMANCE = f"""
-SELECT h.well_id, h.bucket,
+# Each well whose newest hour started at or after %(since)s, with that hour scored, read from the wells'
+# latest state (telemetry.models.LatestReading, kept by ingest): the same hour and averages as the newest
+# bucket of well_performance_hourly, from one row per well instead of aggregating that hour's raw
+# readings, so the cost stays flat however many readings the hour holds. Scored by the same formulas
+# (analytics.scoring) against the same specifications.
+_LATEST_PER_WELL = f"""
+SELECT w.well_id, w.name, w.field, w.status, h.bucket,
        {EFFICIENCY_SQL} AS efficiency_score,
        {HEALTH_SQL} AS health_score,
        h.avg_flow_rate, h.avg_motor_current, h.avg_motor_temp, h.max_motor_temp, h.avg_vibration, h.reading_count
-FROM (
-    SELECT l.well_id,
-           l.hour AS bucket,
+FROM telemetry_latestreading l
+JOIN wells_well w ON w.id = l.well_id
+CROSS JOIN LATERAL (
+    SELECT l.hour AS bucket,
            l.hour_flow_rate_sum / l.hour_reading_count AS avg_flow_rate,
            l.hour_motor_current_sum / l.hour_reading_count AS avg_motor_current,
            l.hour_motor_temp_sum / nullif(l.hour_motor_temp_count, 0) AS avg_motor_temp,
            l.hour_motor_temp_max AS max_motor_temp,
            l.hour_vibration_sum / nullif(l.hour_vibration_count, 0) AS avg_vibration,
            l.hour_reading_count AS reading_count
-    FROM telemetry_latestreading l
 ) h
-JOIN (SELECT w.id, {SPECS_SQL} FROM wells_well w) s ON s.id = h.well_id
-"""
-
-# Each well whose newest scored hour started at or after %(since)s, with that hour.
-_LATEST_PER_WELL = f"""
-SELECT w.well_id, w.name, w.field, w.status, p.bucket, {_PERFORMANCE_COLUMNS}
-FROM wells_well w
-JOIN ({NEWEST_HOUR_PERFORMANCE}) p ON p.well_id = w.id
-WHERE p.bucket >= %(since)s
+CROSS JOIN LATERAL (SELECT {SPECS_SQL}) s
+WHERE l.hour >= %(since)s
 """
 
 OVERVIEW = f"{_LATEST_PER_WELL} AND w.status = 'active' ORDER BY w.well_id"
@@ -120,10 +114,10 @@ OVERVIEW = f"{_LATEST_PER_WELL} AND w.status = 'active' ORDER BY w.well_id"
 # Sorted over every well first, then limited (the original platform limited first, so its
 # "top 10" was ten arbitrary wells sorted).
 RANKING = {
-    ("efficiency", "desc"): f"{_LATEST_PER_WELL} ORDER BY p.efficiency_score DESC, w.well_id LIMIT %(limit)s",
-    ("efficiency", "asc"): f"{_LATEST_PER_WELL} ORDER BY p.efficiency_score ASC, w.well_id LIMIT %(limit)s",
-    ("health", "desc"): f"{_LATEST_PER_WELL} ORDER BY p.health_score DESC, w.well_id LIMIT %(limit)s",
-    ("health", "asc"): f"{_LATEST_PER_WELL} ORDER BY p.health_score ASC, w.well_id LIMIT %(limit)s",
+    ("efficiency", "desc"): f"{_LATEST_PER_WELL} ORDER BY efficiency_score DESC, w.well_id LIMIT %(limit)s",
+    ("efficiency", "asc"): f"{_LATEST_PER_WELL} ORDER BY efficiency_score ASC, w.well_id LIMIT %(limit)s",
+    ("health", "desc"): f"{_LATEST_PER_WELL} ORDER BY health_score DESC, w.well_id LIMIT %(limit)s",
+    ("health", "asc"): f"{_LATEST_PER_WELL} ORDER BY health_score ASC, w.well_id LIMIT %(limit)s",
 }
 
 
