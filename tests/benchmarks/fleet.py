@@ -43,6 +43,7 @@ from telemetry.ingest import (
     CREATE_INCOMING_TABLE,
     DROP_INCOMING_TABLE,
     INSERT_FROM_INCOMING,
+    INSERT_ONE_READING,
 )
 from tests.benchmarks.server import bearer_token, running_server
 from tests.factories import WellFactory
@@ -258,7 +259,11 @@ def test_fleet_reads_stay_flat_as_the_hour_fills(fleet, django_db_blocker):
 INSERT_WITHOUT_LATEST_STATE = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
     columns=_COLUMNS, source=f"SELECT {_COLUMNS} FROM telemetry_incoming", keep_latest="latest AS (SELECT 1)"
 )
+ONE_WITHOUT_LATEST_STATE = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
+    columns=_COLUMNS, source="VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", keep_latest="latest AS (SELECT 1)"
+)
 INGEST_RUNS = 8
+SINGLE_RUNS = 200
 
 
 def _time_insert(statement, wells, start, seconds, every):
@@ -296,3 +301,15 @@ def test_cost_of_keeping_the_latest_state_at_ingest(fleet, django_db_blocker):
                 assert inserted == inserted_before > 0
             a, b = statistics.median(with_latest), statistics.median(without)
             print(f"{label:<40} {a:>12.1f} {b:>9.1f} {a / b:>6.2f}×   ({inserted:,} rows)")
+        with_latest, without = [], []
+        for n in range(SINGLE_RUNS):
+            row = (wells[n % len(wells)], start + datetime.timedelta(seconds=n), 900.0, 1200.0, None, None, None,
+                   None, 40.0, 90.0, 1.5)  # fmt: skip
+            for statement, samples in ((INSERT_ONE_READING, with_latest), (ONE_WITHOUT_LATEST_STATE, without)):
+                with transaction.atomic(), connection.cursor() as cursor:
+                    started = time.perf_counter()
+                    cursor.execute(statement, row)
+                    samples.append((time.perf_counter() - started) * 1000)
+                    transaction.set_rollback(True)
+        a, b = statistics.median(with_latest), statistics.median(without)
+        print(f"{'1 reading (the single-reading endpoint)':<40} {a:>12.2f} {b:>9.2f} {a / b:>6.2f}×")
