@@ -22,6 +22,7 @@ from analytics.api.params import (
     OverviewParams,
     RankingParams,
 )
+from analytics.api.renderers import PlainRowsJSONRenderer
 from wells.models import Well
 
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
@@ -254,6 +255,7 @@ class DiagnosticSummaryView(WellWindowView):
 )
 class OverviewView(APIView):
     permission_classes = [IsViewer]
+    renderer_classes = [PlainRowsJSONRenderer]  # one row per well: thousands of rows
 
     def get(self, request):
         since = timezone.now() - timezone.timedelta(hours=OverviewParams.validated(request)["hours"])
@@ -265,6 +267,7 @@ class RankingView(APIView):
     """Wells ranked by their latest score, sorted across the whole fleet and then limited."""
 
     permission_classes = [IsViewer]
+    renderer_classes = [PlainRowsJSONRenderer]  # up to 1,000 rows
     score = None
 
     def get(self, request):

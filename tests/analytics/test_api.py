@@ -1,8 +1,10 @@
 import datetime
+import json
 
 import pytest
 from django.db import connection
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from analytics.models import DiagnosticResult
 from telemetry.ingest import ReadingIn, ingest_readings
@@ -181,6 +183,16 @@ def test_the_overview_and_rankings_answer_what_the_hourly_rollup_holds(viewer_cl
         index = columns.index(f"{score}_score")
         by_score = sorted(expected.values(), key=lambda row: (row[index], row[0]))[:3]
         assert [row["well_id"] for row in ranking["ranking"]] == [row[0] for row in by_score]
+
+
+def test_the_overview_writes_the_json_drfs_renderer_would(viewer_client):
+    WellFactory(well_id="ODD-001", name="Line\u2028separator, é, <b>")
+    ingest_readings(steady_readings("ODD-001", hours=2, flow=1000.0, current=48.0, vibration=0.00001))
+    response = viewer_client.get("/api/v1/analytics/overview")
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == json.loads(JSONRenderer().render(response.data))
+    assert b"\\u2028" in response.content and "é".encode() in response.content
+    assert json.loads(response.content)["wells"][0]["bucket"].endswith(":00:00Z")
 
 
 def fetch_all(query):
