@@ -5,6 +5,8 @@ The oracle (``expected_latest`` in conftest) recomputes it in Python from the st
 
 import datetime
 import importlib
+import random
+import threading
 
 import pytest
 from django.db import connection
@@ -161,3 +163,35 @@ def test_it_matches_the_readings_after_any_sequence_of_batches():
         assert stored_latest() == expected_latest()
 
     check()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_ingests_of_the_same_wells_add_up(well, second_well, hour):
+    """Four writers at once, each committing batches of both wells in shuffled order across two hours."""
+    rng = random.Random(7)
+    minutes = list(range(0, 120))
+    batches = []
+    for writer in range(4):
+        mine = minutes[writer::4]
+        rng.shuffle(mine)
+        batches.append([mine[i : i + 6] for i in range(0, len(mine), 6)])
+    errors = []
+
+    def write(own_batches):
+        try:
+            for batch in own_batches:
+                ingest([reading(w, at(hour, m), flow_rate=float(m)) for m in batch for w in WELL_IDS])
+        except Exception as error:  # reported below; a thread's exception would be lost
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=write, args=(own,)) for own in batches]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    latest = stored_latest()
+    assert latest == expected_latest()
+    assert latest[well.pk]["hour_reading_count"] == 60 and latest[well.pk]["time"] == at(hour, 119)
