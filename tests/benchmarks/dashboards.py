@@ -149,12 +149,16 @@ def dash_fleet(django_db_setup, django_db_blocker):
         yield fleet
 
 
-def _time_get(client, path, runs):
+def _time_get(client, path, runs, cpu=None):
+    """((p50, p95) ms, the last response); appends this process's CPU ms per request to ``cpu`` if given
+    (unlike wall time, not stretched by other processes on a shared machine; the database's share is not in it)."""
     samples = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(path)
         samples.append((time.perf_counter() - started) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - started_cpu) * 1000)
         assert response.status_code == 200, response.content[:300]
     return percentiles(samples), response
 
@@ -166,7 +170,8 @@ def test_fleet_page_server_time_with_2000_wells(dash_fleet, django_db_blocker):
         client = Client()
         client.force_login(User.objects.get(username=VIEWER))
         client.get("/")  # warm: templates compiled, connection open
-        print(f"\n{'request (in-process, 2,000 active wells)':<44} {'p50 ms':>8} {'p95 ms':>8}   target")
+        print(f"\n(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(f"{'request (in-process, 2,000 active wells)':<44} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}   target")
         missed = []
         for label, path in (
             ("GET / (fleet page, 100 rows of 2,000)", "/"),
@@ -175,9 +180,10 @@ def test_fleet_page_server_time_with_2000_wells(dash_fleet, django_db_blocker):
             ("GET /rankings/", "/rankings/"),
             ("GET /alarms/", "/alarms/"),
         ):
-            (p50, p95), response = _time_get(client, path, PAGE_RUNS)
+            cpu = []
+            (p50, p95), response = _time_get(client, path, PAGE_RUNS, cpu)
             target = "≤ 100 ms p95" if path == "/" else ""
-            print(f"{label:<44} {p50:>8.1f} {p95:>8.1f}   {target}")
+            print(f"{label:<44} {p50:>8.1f} {p95:>8.1f} {statistics.median(cpu):>8.1f}   {target}")
             if path == "/" and p95 > FLEET_PAGE_TARGET_P95_MS:
                 missed.append(f"fleet page p95 {p95:.1f} ms > {FLEET_PAGE_TARGET_P95_MS:.0f} ms")
         assert b"of 2,000 wells" in client.get("/").content
