@@ -1,13 +1,15 @@
 """Reads of the rollups for the analytics API and dashboards: plain SQL, plain dict rows.
 
-Every query names the columns it returns and filters on (well, bucket), which is what the rollups
-are keyed and indexed by; no model instances are built. Rows carry timestamps as aware UTC
+Every per-well query names the columns it returns and filters on (well, bucket), which is what the
+rollups are keyed and indexed by; the fleet overview and rankings read each well's latest state
+instead (one row per well). No model instances are built. Rows carry timestamps as aware UTC
 datetimes (the API renders them as ISO 8601 with ``Z``).
 """
 
 from django.db import connection
 
 from analytics.rollups.definitions import DAILY_ROLLUP, HOURLY_ROLLUP, aggregates, folded, select_list
+from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL
 
 HOURLY = f"""
 SELECT bucket, {select_list(HOURLY_ROLLUP)}
@@ -62,27 +64,39 @@ ORDER BY bucket DESC,
          CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END
 """
 
-# Each well's newest performance row since %(since)s.
+# Each well whose newest hour started at or after %(since)s, with that hour scored, read from the wells'
+# latest state (telemetry.models.LatestReading, kept by ingest): the same hour and averages as the newest
+# bucket of well_performance_hourly, from one row per well instead of aggregating that hour's raw
+# readings, so the cost stays flat however many readings the hour holds. Scored by the same formulas
+# (analytics.scoring) against the same specifications.
 _LATEST_PER_WELL = f"""
-SELECT w.well_id, w.name, w.field, w.status, p.bucket, {_PERFORMANCE_COLUMNS}
-FROM wells_well w
-JOIN LATERAL (
-    SELECT * FROM well_performance_hourly p
-    WHERE p.well_id = w.id AND p.bucket >= %(since)s
-    ORDER BY p.bucket DESC
-    LIMIT 1
-) p ON true
+SELECT s.well_id, s.name, s.field, s.status, h.bucket,
+       {EFFICIENCY_SQL} AS efficiency_score,
+       {HEALTH_SQL} AS health_score,
+       h.avg_flow_rate, h.avg_motor_current, h.avg_motor_temp, h.max_motor_temp, h.avg_vibration, h.reading_count
+FROM telemetry_latestreading l
+JOIN wells_well s ON s.id = l.well_id
+CROSS JOIN LATERAL (
+    SELECT l.hour AS bucket,
+           l.hour_flow_rate_sum / l.hour_reading_count AS avg_flow_rate,
+           l.hour_motor_current_sum / l.hour_reading_count AS avg_motor_current,
+           l.hour_motor_temp_sum / nullif(l.hour_motor_temp_count, 0) AS avg_motor_temp,
+           l.hour_motor_temp_max AS max_motor_temp,
+           l.hour_vibration_sum / nullif(l.hour_vibration_count, 0) AS avg_vibration,
+           l.hour_reading_count AS reading_count
+) h
+WHERE l.hour >= %(since)s
 """
 
-OVERVIEW = f"{_LATEST_PER_WELL} WHERE w.status = 'active' ORDER BY w.well_id"
+OVERVIEW = f"{_LATEST_PER_WELL} AND s.status = 'active' ORDER BY s.well_id"
 
 # Sorted over every well first, then limited (the original platform limited first, so its
 # "top 10" was ten arbitrary wells sorted).
 RANKING = {
-    ("efficiency", "desc"): f"{_LATEST_PER_WELL} ORDER BY p.efficiency_score DESC, w.well_id LIMIT %(limit)s",
-    ("efficiency", "asc"): f"{_LATEST_PER_WELL} ORDER BY p.efficiency_score ASC, w.well_id LIMIT %(limit)s",
-    ("health", "desc"): f"{_LATEST_PER_WELL} ORDER BY p.health_score DESC, w.well_id LIMIT %(limit)s",
-    ("health", "asc"): f"{_LATEST_PER_WELL} ORDER BY p.health_score ASC, w.well_id LIMIT %(limit)s",
+    ("efficiency", "desc"): f"{_LATEST_PER_WELL} ORDER BY efficiency_score DESC, s.well_id LIMIT %(limit)s",
+    ("efficiency", "asc"): f"{_LATEST_PER_WELL} ORDER BY efficiency_score ASC, s.well_id LIMIT %(limit)s",
+    ("health", "desc"): f"{_LATEST_PER_WELL} ORDER BY health_score DESC, s.well_id LIMIT %(limit)s",
+    ("health", "asc"): f"{_LATEST_PER_WELL} ORDER BY health_score ASC, s.well_id LIMIT %(limit)s",
 }
 
 

@@ -1,22 +1,18 @@
 """The fleet at a glance: every active well's newest reading, scores and open alarms, and the totals.
 
 Four reads, each sized for thousands of wells (tests/benchmarks/dashboards.py: 2,000 wells, 90 days):
-- each well's newest reading of the last ``RECENT`` — one short descent of the readings' primary key
-  (well_id, time) per well, over the one or two daily partitions the window touches; the few wells
-  silent for longer get the time of their last reading from the hourly rollup;
+- each well's newest reading, from its latest state (``telemetry.models.LatestReading``, kept by ingestion):
+  one row per well, whatever the ingest rate, and current as soon as a reading is acknowledged;
 - each well's newest *complete* hour of scores (``well_performance_hourly``). The hour in progress is
-  left out on purpose: until the rollup refresh folds it in it is computed from raw readings per
-  well, which for a whole fleet costs more than the rest of the page;
+  left out on purpose, so a score is always of a whole hour;
 - each well's average flow today over the complete hours since local midnight, from ``telemetry_hourly``;
 - open alarms per well and severity.
 
 Scores and today's flow only change when an hour completes (or late readings land in an earlier one), and
 reading them for 2,000 wells costs 100–300 ms (up to 48,000 hourly rows by the end of the day), so the
 whole fleet's are kept in the cache for ``FLEET_CACHE_SECONDS``: at most one request a minute pays for
-them, the others read two cache entries. The newest readings are shared for ``NEWEST_CACHE_SECONDS``
-(wells report every few seconds to a minute and the page refreshes every 10 s, so a few seconds are not
-noticed, and a fleet's worth of managers opening the page then costs one read); open alarms are always
-read fresh, so an acknowledgement shows at once.
+them, the others read two cache entries. Newest readings and open alarms are always read fresh, so a new
+reading or an acknowledgement shows at once.
 
 Then plain Python: each well's operating status, the totals, filters and sort order.
 """
@@ -37,45 +33,23 @@ from alarms.models import Alarm
 from analytics.models import Severity
 from analytics.rollups.definitions import RUNNING_CURRENT_A
 
-# How far back the newest reading is looked for in raw readings: a well silent longer is stale anyway (its
-# last reading's time then comes from the hourly rollup), and a wider window touches more daily partitions.
-RECENT = datetime.timedelta(hours=2)
-# Ingestion accepts readings up to 5 minutes ahead; the upper bound keeps the daily partitions created
-# ahead of time out of the plan.
-AHEAD = datetime.timedelta(minutes=10)
+# A newest reading older than this shows its age but no figures: they say nothing about the well now
+# (and must not sort among the producing wells' flows).
+FIGURES_WITHIN = datetime.timedelta(hours=2)
 # How far back the newest complete hour of scores is looked for: the last two complete hours (a well
 # silent for longer is stale anyway, and each extra hour is 2,000 more rollup rows to read).
 SCORES_WITHIN = datetime.timedelta(hours=2)
 # How long the fleet's scores and today's flow are kept in the cache (the rollups refresh every minute).
 FLEET_CACHE_SECONDS = 60
-# How long every open fleet page shares one read of the newest readings.
-NEWEST_CACHE_SECONDS = 5
 _CACHE_ERRORS = (ConnectionInterrupted, RedisError, OSError)
 
-# Each active well with its newest reading in [%(recent_since)s, %(until)s), if any. The LATERAL subquery is
-# a backwards scan of the primary key (well_id, time) that stops at the first row; the bounds are literals,
-# so PostgreSQL plans only the one or two daily partitions they cover.
+# Each active well with its newest reading, if it ever reported: one row of the latest state per well.
 ACTIVE_WELLS_WITH_NEWEST_READING = """
 SELECT w.id, w.well_id, w.name, w.field, w.latitude, w.longitude,
-       r.time, r.flow_rate, r.motor_current, r.motor_temp
+       l.time, l.flow_rate, l.motor_current, l.motor_temp
 FROM wells_well w
-LEFT JOIN LATERAL (
-    SELECT r.time, r.flow_rate, r.motor_current, r.motor_temp
-    FROM telemetry_reading r
-    WHERE r.well_id = w.id AND r.time >= %(recent_since)s AND r.time < %(until)s
-    ORDER BY r.time DESC
-    LIMIT 1
-) r ON true
+LEFT JOIN telemetry_latestreading l ON l.well_id = w.id
 WHERE w.status = 'active'
-"""
-
-# For wells with nothing recent: the time of their last reading, from the hourly rollup (newest bucket).
-LAST_READING_FROM_ROLLUP = """
-SELECT w.id, h.last_reading
-FROM unnest(%(wells)s::bigint[]) AS w(id)
-CROSS JOIN LATERAL (
-    SELECT h.last_reading FROM telemetry_hourly h WHERE h.well_id = w.id ORDER BY h.bucket DESC LIMIT 1
-) h
 """
 
 # Each well's newest complete hour in [since, current hour), scored.
@@ -187,16 +161,6 @@ def _cached(key, compute, seconds=FLEET_CACHE_SECONDS):
     return value
 
 
-def newest_readings(now):
-    """The active wells with their newest reading (ACTIVE_WELLS_WITH_NEWEST_READING), shared by every request
-    in the same NEWEST_CACHE_SECONDS slot."""
-    slot = int(now.timestamp()) // NEWEST_CACHE_SECONDS
-    params = {"recent_since": now - RECENT, "until": now + AHEAD}
-    return _cached(
-        f"dashboards:fleet-newest:{slot}", lambda: _rows(ACTIVE_WELLS_WITH_NEWEST_READING, params), NEWEST_CACHE_SECONDS
-    )
-
-
 def fleet_scores(current_hour):
     """{well pk: (health, efficiency)} of each well's newest complete hour before ``current_hour``."""
     params = {"since": current_hour - SCORES_WITHIN, "current_hour": current_hour}
@@ -209,11 +173,14 @@ def fleet_flow_today(midnight, current_hour):
 
 
 def fleet_rows(now):
-    """Every active well as a ``WellRow``, in no particular order. Two queries (one more for wells silent
-    longer than ``RECENT``), and two more when the cached scores and flows have expired."""
+    """Every active well as a ``WellRow``, in no particular order. Two queries, and two more when the cached
+    scores and flows have expired."""
     current_hour = now.replace(minute=0, second=0, microsecond=0)
     rows = {}
-    for pk, well_id, name, field, lat, lon, time, flow, current, temp in newest_readings(now):
+    figures_since = now - FIGURES_WITHIN
+    for pk, well_id, name, field, lat, lon, time, flow, current, temp in _rows(ACTIVE_WELLS_WITH_NEWEST_READING, {}):
+        if time is not None and time < figures_since:
+            flow = current = temp = None
         rows[pk] = WellRow(
             pk=pk,
             well_id=well_id,
@@ -226,10 +193,6 @@ def fleet_rows(now):
             motor_current=current,
             motor_temp=temp,
         )
-    silent = [pk for pk, row in rows.items() if row.reading_time is None]
-    if silent:
-        for pk, last_reading in _rows(LAST_READING_FROM_ROLLUP, {"wells": silent}):
-            rows[pk].reading_time = last_reading
     stale = stale_after()
     for row in rows.values():
         row.status = operating_status(row.reading_time, row.motor_current, row.flow_rate, now, stale)

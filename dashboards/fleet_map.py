@@ -4,11 +4,15 @@ An equirectangular projection scaled by the cosine of the middle latitude (true 
 of an oil province), fitted to the wells with a margin, with a graticule for orientation and each field
 labelled at the middle of its wells. Wells closer than ``CELL_PX`` on the drawing share one marker,
 coloured by the worst state among them, so 2,000 wells stay a legible picture and a small page.
-Plain functions over plain values; the template draws what ``fleet_map`` returns.
+Plain functions over plain values; the template draws what ``fleet_map`` returns, the markers as SVG text
+made here (written through the template language, a thousand markers cost more than the rest of the page).
 """
 
 import dataclasses
+import html
 import math
+
+from django.utils.safestring import mark_safe
 
 WIDTH, HEIGHT = 640, 360
 MARGIN_PX = 28
@@ -55,6 +59,17 @@ class GridLine:
     label_y: float
 
 
+# One marker as SVG; its label is the only text and is escaped (attribute values are numbers and states).
+MARKER_SVG = '<circle cx="{}" cy="{}" r="{}" class="marker marker-{}"><title>{}</title></circle>'
+
+
+def markers_svg(markers):
+    """The markers as SVG elements, safe to put in the page as they are."""
+    return mark_safe(  # noqa: S308 - the only text, each label, is escaped here
+        "".join(MARKER_SVG.format(m.cx, m.cy, m.r, m.state, html.escape(m.label)) for m in markers)
+    )
+
+
 @dataclasses.dataclass(frozen=True)
 class FleetMap:
     width: int
@@ -65,6 +80,10 @@ class FleetMap:
     placed: int  # wells drawn
     unplaced: int  # wells without coordinates
     counts: list  # (state, label, wells in that state), worst first
+
+    @property
+    def markers_svg(self):
+        return markers_svg(self.markers)
 
 
 def marker_state(row):

@@ -8,28 +8,17 @@ from django.db.models import Q
 
 from alarms.models import Alarm
 from analytics.models import DiagnosticResult, Severity
-from dashboards.fleet import AHEAD, RECENT, STATUS_LABELS, operating_status
+from dashboards.fleet import STATUS_LABELS, operating_status
 from telemetry.models import Reading
 
 RECENT_ALARMS = datetime.timedelta(days=30)
 DIAGNOSTICS_WINDOW = datetime.timedelta(days=30)
 DIAGNOSTICS_LISTED = 20
 
-_METRICS = ", ".join(f"r.{m}" for m in Reading.METRIC_FIELDS)
+_METRICS = ", ".join(f"l.{m}" for m in Reading.METRIC_FIELDS)
 
-# The newest reading in [%(since)s, %(until)s): a backwards scan of the primary key over the partitions in the
-# window.
-NEWEST_READING = f"""
-SELECT r.time, {_METRICS} FROM telemetry_reading r
-WHERE r.well_id = %(well)s AND r.time >= %(since)s AND r.time < %(until)s
-ORDER BY r.time DESC LIMIT 1
-"""
-
-# For a well silent longer than that: its last reading's time, from the newest hourly rollup bucket.
-LAST_READING_TIME = """
-SELECT h.last_reading FROM telemetry_hourly h WHERE h.well_id = %(well)s ORDER BY h.bucket DESC LIMIT 1
-"""
-READING_AT = f"SELECT r.time, {_METRICS} FROM telemetry_reading r WHERE r.well_id = %(well)s AND r.time = %(time)s"
+# The newest reading, from the well's latest state (telemetry.models.LatestReading): one row.
+NEWEST_READING = f"SELECT l.time, {_METRICS} FROM telemetry_latestreading l WHERE l.well_id = %(well)s"
 
 # The newest complete hour's scores and mean flow.
 LAST_HOUR_PERFORMANCE = """
@@ -61,12 +50,8 @@ class LatestReading:
 
 
 def latest_reading(well, now):
-    """The newest reading of ``well``; ``time`` None when it never reported. One to three queries."""
-    row = _fetch_one(NEWEST_READING, {"well": well.pk, "since": now - RECENT, "until": now + AHEAD})
-    if row is None:
-        last = _fetch_one(LAST_READING_TIME, {"well": well.pk})
-        if last is not None and last[0] is not None:
-            row = _fetch_one(READING_AT, {"well": well.pk, "time": last[0]})
+    """The newest reading of ``well``; ``time`` None when it never reported. One query."""
+    row = _fetch_one(NEWEST_READING, {"well": well.pk})
     if row is None:
         return LatestReading(None, dict.fromkeys(Reading.METRIC_FIELDS), operating_status(None, None, None, now), None)
     values = dict(zip(Reading.METRIC_FIELDS, row[1:], strict=True))

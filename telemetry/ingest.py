@@ -24,7 +24,8 @@ How to use it (from any caller):
   batch, is a duplicate: counted in ``duplicates`` and the stored row is left unchanged. So retrying
   an acknowledged batch (MQTT QoS 1 redelivery, HTTP retry after a timeout) is safe.
 - Every (well, UTC hour) that gained rows is written to ``ReadingChange`` in the same transaction
-  (the rollups' invalidation log; see ``telemetry.models.ReadingChange``).
+  (the rollups' invalidation log; see ``telemetry.models.ReadingChange``), and each well's
+  ``LatestReading`` (newest reading, totals of its hour) is brought up to date in the same statement.
 
 Domain rules (each violation names the reading's index and the field):
 - ``well_id`` must name a registered well (or, over MQTT, come from the topic), so it is text PostgreSQL
@@ -36,7 +37,8 @@ Domain rules (each violation names the reading's index and the field):
   (no NaN/Infinity) within ``METRIC_BOUNDS``.
 
 Write path: COPY (binary format) into a temporary table, then one
-``INSERT … SELECT … ON CONFLICT (well_id, time) DO NOTHING RETURNING`` that also fills the change log;
+``INSERT … SELECT … ON CONFLICT (well_id, time) DO NOTHING RETURNING`` that also fills the change log
+and the latest state;
 a single reading skips the temporary table and goes straight to the same INSERT.
 """
 
@@ -488,27 +490,92 @@ CREATE TEMPORARY TABLE telemetry_incoming (
 # Bulk-loads the batch in PostgreSQL's binary COPY format (see _copy_binary).
 COPY_INTO_INCOMING = f"COPY telemetry_incoming ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
 
+# Keeps telemetry.models.LatestReading from the rows the statement inserted (the CTE ``inserted``): per
+# well, its newest inserted reading and the totals of the inserted rows in that reading's UTC hour. A
+# newer hour starts the totals afresh, the same hour adds to them, and an older one (a late reading)
+# changes nothing; the reading's values move only to a newer time. Only inserted rows count, so a
+# duplicate changes nothing. Rows go in well order, so concurrent ingests lock wells in the same order.
+KEEP_LATEST_READING = """
+latest AS (
+    INSERT INTO telemetry_latestreading AS l (
+        well_id, "time", flow_rate, pip, casing_pressure, tubing_pressure, intake_pressure,
+        discharge_pressure, motor_current, motor_temp, vibration,
+        hour, hour_reading_count, hour_flow_rate_sum, hour_motor_current_sum, hour_motor_temp_sum,
+        hour_motor_temp_count, hour_motor_temp_max, hour_vibration_sum, hour_vibration_count
+    )
+    SELECT n.well_id, n."time", n.flow_rate, n.pip, n.casing_pressure, n.tubing_pressure, n.intake_pressure,
+           n.discharge_pressure, n.motor_current, n.motor_temp, n.vibration,
+           t.hour, t.reading_count, t.flow_rate_sum, t.motor_current_sum, t.motor_temp_sum,
+           t.motor_temp_count, t.motor_temp_max, t.vibration_sum, t.vibration_count
+    FROM (SELECT DISTINCT ON (well_id) * FROM inserted ORDER BY well_id, "time" DESC) n
+    JOIN (
+        SELECT well_id, date_trunc('hour', "time", 'UTC') AS hour, count(*) AS reading_count,
+               sum(flow_rate) AS flow_rate_sum, sum(motor_current) AS motor_current_sum,
+               coalesce(sum(motor_temp), 0) AS motor_temp_sum, count(motor_temp) AS motor_temp_count,
+               max(motor_temp) AS motor_temp_max,
+               coalesce(sum(vibration), 0) AS vibration_sum, count(vibration) AS vibration_count
+        FROM inserted
+        GROUP BY 1, 2
+    ) t ON t.well_id = n.well_id AND t.hour = date_trunc('hour', n."time", 'UTC')
+    ORDER BY n.well_id
+    ON CONFLICT (well_id) DO UPDATE SET
+        "time" = greatest(l."time", excluded."time"),
+        flow_rate = CASE WHEN excluded."time" > l."time" THEN excluded.flow_rate ELSE l.flow_rate END,
+        pip = CASE WHEN excluded."time" > l."time" THEN excluded.pip ELSE l.pip END,
+        casing_pressure = CASE WHEN excluded."time" > l."time" THEN excluded.casing_pressure ELSE l.casing_pressure END,
+        tubing_pressure = CASE WHEN excluded."time" > l."time" THEN excluded.tubing_pressure ELSE l.tubing_pressure END,
+        intake_pressure = CASE WHEN excluded."time" > l."time" THEN excluded.intake_pressure ELSE l.intake_pressure END,
+        discharge_pressure = CASE WHEN excluded."time" > l."time"
+                                  THEN excluded.discharge_pressure ELSE l.discharge_pressure END,
+        motor_current = CASE WHEN excluded."time" > l."time" THEN excluded.motor_current ELSE l.motor_current END,
+        motor_temp = CASE WHEN excluded."time" > l."time" THEN excluded.motor_temp ELSE l.motor_temp END,
+        vibration = CASE WHEN excluded."time" > l."time" THEN excluded.vibration ELSE l.vibration END,
+        hour = excluded.hour,
+        hour_reading_count = excluded.hour_reading_count
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_reading_count ELSE 0 END,
+        hour_flow_rate_sum = excluded.hour_flow_rate_sum
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_flow_rate_sum ELSE 0 END,
+        hour_motor_current_sum = excluded.hour_motor_current_sum
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_motor_current_sum ELSE 0 END,
+        hour_motor_temp_sum = excluded.hour_motor_temp_sum
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_motor_temp_sum ELSE 0 END,
+        hour_motor_temp_count = excluded.hour_motor_temp_count
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_motor_temp_count ELSE 0 END,
+        hour_motor_temp_max = CASE WHEN excluded.hour = l.hour
+                                   THEN greatest(l.hour_motor_temp_max, excluded.hour_motor_temp_max)
+                                   ELSE excluded.hour_motor_temp_max END,
+        hour_vibration_sum = excluded.hour_vibration_sum
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_vibration_sum ELSE 0 END,
+        hour_vibration_count = excluded.hour_vibration_count
+            + CASE WHEN excluded.hour = l.hour THEN l.hour_vibration_count ELSE 0 END
+    WHERE excluded.hour >= l.hour
+)
+"""
+
 # Stores every reading whose (well, time) is new, keeps stored rows untouched (DO NOTHING, so a
 # duplicate never overwrites; within one batch the first occurrence wins), logs each (well, UTC hour)
-# that gained rows for the rollups, and answers how many rows were inserted. One statement, so the log
-# names exactly the hours that changed.
+# that gained rows for the rollups, keeps each well's latest state (KEEP_LATEST_READING), and answers
+# how many rows were inserted. One statement, so the log and the latest state follow exactly the rows
+# that were inserted.
 _INSERT_NEW_READINGS_AND_LOG_HOURS = """
 WITH inserted AS (
     INSERT INTO telemetry_reading ({columns})
     {source}
     ON CONFLICT (well_id, "time") DO NOTHING
-    RETURNING well_id, "time"
+    RETURNING {columns}
 ), logged AS (
     INSERT INTO telemetry_readingchange (well_id, hour)
     SELECT DISTINCT well_id, date_trunc('hour', "time", 'UTC') FROM inserted
-)
+), {keep_latest}
 SELECT count(*) FROM inserted
 """
 INSERT_FROM_INCOMING = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
-    columns=_COLUMNS, source=f"SELECT {_COLUMNS} FROM telemetry_incoming"
+    columns=_COLUMNS, source=f"SELECT {_COLUMNS} FROM telemetry_incoming", keep_latest=KEEP_LATEST_READING
 )
 INSERT_ONE_READING = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
-    columns=_COLUMNS, source="VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)"
+    columns=_COLUMNS,
+    source="VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+    keep_latest=KEEP_LATEST_READING,
 )
 
 # Drop now rather than at commit, so a caller's outer transaction can ingest again.

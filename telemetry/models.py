@@ -98,3 +98,44 @@ class ReadingChange(models.Model):
 
     def __str__(self):
         return f"{self.well_id} {self.hour.isoformat()}"
+
+
+class LatestReading(models.Model):
+    """A well's newest stored reading, and running totals of the UTC hour it falls in: the fleet at a glance.
+
+    Kept by ``telemetry.ingest`` in the same statement that stores the readings (``KEEP_LATEST_READING``),
+    so a reading acknowledged is reflected here, and fleet reads cost one row per well whatever the
+    ingest rate. An older reading never replaces a newer one; a duplicate changes nothing.
+
+    ``hour`` is the UTC hour of ``time`` and the ``hour_*`` columns total that hour's readings, for the
+    hourly averages the fleet overview scores (``analytics.queries``): the same hour as the newest
+    bucket of ``telemetry_hourly``, without aggregating its raw readings. The totals are exact when every
+    reading of the hour went through ingestion, as they all do.
+
+    Retention drops old readings but not this row: a well silent for longer than the retention window
+    keeps its last reading here (as the hourly rollup, kept longer, keeps its last hour).
+    """
+
+    well = models.OneToOneField(Well, on_delete=models.CASCADE, primary_key=True, related_name="latest_reading")
+    time = models.DateTimeField(help_text="When the newest reading was taken (UTC).")
+    flow_rate = models.FloatField("flow rate (bbl/d)")
+    pip = models.FloatField("pump intake pressure (psi)")
+    casing_pressure = models.FloatField("casing pressure (psi)", null=True)
+    tubing_pressure = models.FloatField("tubing pressure (psi)", null=True)
+    intake_pressure = models.FloatField("intake pressure (psi)", null=True)
+    discharge_pressure = models.FloatField("discharge pressure (psi)", null=True)
+    motor_current = models.FloatField("motor current (A)")
+    motor_temp = models.FloatField("motor temperature (°C)", null=True)
+    vibration = models.FloatField("vibration (mm/s)", null=True)
+    hour = models.DateTimeField(help_text="Start of the UTC hour of the newest reading.")
+    hour_reading_count = models.BigIntegerField(help_text="Readings stored in that hour.")
+    hour_flow_rate_sum = models.FloatField(help_text="Sum of that hour's flow rates (bbl/d).")
+    hour_motor_current_sum = models.FloatField(help_text="Sum of that hour's motor currents (A).")
+    hour_motor_temp_sum = models.FloatField(help_text="Sum of that hour's motor temperatures (°C), where reported.")
+    hour_motor_temp_count = models.BigIntegerField(help_text="That hour's readings with a motor temperature.")
+    hour_motor_temp_max = models.FloatField(null=True, help_text="That hour's highest motor temperature (°C).")
+    hour_vibration_sum = models.FloatField(help_text="Sum of that hour's vibrations (mm/s), where reported.")
+    hour_vibration_count = models.BigIntegerField(help_text="That hour's readings with a vibration.")
+
+    def __str__(self):
+        return f"{self.well_id} @ {self.time.isoformat()}"

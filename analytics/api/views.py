@@ -22,6 +22,7 @@ from analytics.api.params import (
     OverviewParams,
     RankingParams,
 )
+from analytics.api.renderers import PlainRowsJSONRenderer
 from wells.models import Well
 
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
@@ -239,6 +240,8 @@ class DiagnosticSummaryView(WellWindowView):
 
 @extend_schema(
     summary="Fleet overview: latest scores of every active well",
+    description="Each active well's newest hour (the hour in progress included) with its scores and averages, "
+    "as the hourly rollup has them; `hours` leaves out wells whose newest hour is older.",
     tags=["Analytics"],
     parameters=[OverviewParams],
     responses={
@@ -252,6 +255,7 @@ class DiagnosticSummaryView(WellWindowView):
 )
 class OverviewView(APIView):
     permission_classes = [IsViewer]
+    renderer_classes = [PlainRowsJSONRenderer]  # one row per well: thousands of rows
 
     def get(self, request):
         since = timezone.now() - timezone.timedelta(hours=OverviewParams.validated(request)["hours"])
@@ -263,6 +267,7 @@ class RankingView(APIView):
     """Wells ranked by their latest score, sorted across the whole fleet and then limited."""
 
     permission_classes = [IsViewer]
+    renderer_classes = [PlainRowsJSONRenderer]  # up to 1,000 rows
     score = None
 
     def get(self, request):

@@ -1,7 +1,10 @@
 import datetime
+import json
 
 import pytest
+from django.db import connection
 from django.utils import timezone
+from rest_framework.renderers import JSONRenderer
 
 from analytics.models import DiagnosticResult
 from telemetry.ingest import ReadingIn, ingest_readings
@@ -135,6 +138,67 @@ def test_the_overview_lists_active_wells_with_their_latest_scores(viewer_client)
     assert body["wells"][0]["bucket"] == timezone.now().replace(minute=0, second=0, microsecond=0).isoformat().replace(
         "+00:00", "Z"
     )
+
+
+# Each well's newest hour as the hourly rollup scores it: what the overview and rankings must answer.
+NEWEST_ROLLUP_HOUR = """
+SELECT DISTINCT ON (p.well_id) w.well_id, p.bucket, p.efficiency_score, p.health_score, p.avg_flow_rate,
+       p.avg_motor_current, p.avg_motor_temp, p.max_motor_temp, p.avg_vibration, p.reading_count
+FROM well_performance_hourly p JOIN wells_well w ON w.id = p.well_id
+ORDER BY p.well_id, p.bucket DESC
+"""
+
+
+def test_the_overview_and_rankings_answer_what_the_hourly_rollup_holds(viewer_client):
+    now = timezone.now()
+    hour = now.replace(minute=0, second=0, microsecond=0)
+    for n, (flow, current, temp, vibration) in enumerate(
+        [(1000.0, 48.0, 95.0, 1.5), (300.0, 20.0, None, 6.0), (2500.0, 80.0, 140.0, None), (0.0, 0.0, None, None)]
+    ):
+        well_id = f"MIX-{n:03d}"
+        WellFactory(well_id=well_id)
+        readings = steady_readings(well_id, hours=3, flow=flow, current=current, temp=temp, vibration=vibration)
+        for k, one in enumerate(readings):  # varied values; the newest ones first, as a late backfill would
+            one.flow_rate = flow * (1 + (k % 5) / 10)
+            one.motor_temp = None if temp is None or k % 3 == 0 else temp + k
+        ingest_readings(list(reversed(readings)))
+    # A late reading in the hour before the newest changes neither.
+    late = ReadingIn(well_id="MIX-000", timestamp=hour - datetime.timedelta(minutes=1), flow_rate=1.0, pip=1.0,
+                     motor_current=1.0)  # fmt: skip
+    ingest_readings([late])
+    expected = {row[0]: row for row in fetch_all(NEWEST_ROLLUP_HOUR)}
+
+    columns = ["well_id", "bucket", "efficiency_score", "health_score", "avg_flow_rate", "avg_motor_current",
+               "avg_motor_temp", "max_motor_temp", "avg_vibration", "reading_count"]  # fmt: skip
+    overview = viewer_client.get("/api/v1/analytics/overview").json()["wells"]
+    assert [row["well_id"] for row in overview] == sorted(expected)
+    for row in overview:
+        want = dict(zip(columns, expected[row["well_id"]], strict=True))
+        want["bucket"] = want["bucket"].isoformat().replace("+00:00", "Z")
+        assert {key: row[key] for key in columns} == {
+            key: pytest.approx(value) if isinstance(value, float) else value for key, value in want.items()
+        }
+    for score in ("efficiency", "health"):
+        ranking = viewer_client.get(f"/api/v1/analytics/ranking/{score}", {"limit": 3, "order": "asc"}).json()
+        index = columns.index(f"{score}_score")
+        by_score = sorted(expected.values(), key=lambda row: (row[index], row[0]))[:3]
+        assert [row["well_id"] for row in ranking["ranking"]] == [row[0] for row in by_score]
+
+
+def test_the_overview_writes_the_json_drfs_renderer_would(viewer_client):
+    WellFactory(well_id="ODD-001", name="Line\u2028separator, é, <b>")
+    ingest_readings(steady_readings("ODD-001", hours=2, flow=1000.0, current=48.0, vibration=0.00001))
+    response = viewer_client.get("/api/v1/analytics/overview")
+    assert response["Content-Type"] == "application/json"
+    assert json.loads(response.content) == json.loads(JSONRenderer().render(response.data))
+    assert b"\\u2028" in response.content and "é".encode() in response.content
+    assert json.loads(response.content)["wells"][0]["bucket"].endswith(":00:00Z")
+
+
+def fetch_all(query):
+    with connection.cursor() as cursor:
+        cursor.execute(query)
+        return cursor.fetchall()
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,8 @@ live); the first 10 wells also have their last 8 days every minute, for the char
 4.8 M readings; 5 % of the wells have an open alarm. No history older than 90 days is written (it would
 add partitions under other benchmarks), so the 1-year range reads 90 days of hourly rows.
 
-What is measured (nothing is asserted as a time; the targets are printed beside the figures):
+What is measured (the targets are printed beside the figures; the fleet page's is checked, and the run
+fails when it is missed):
 - ``GET /`` and its live fragment, in-process through Django's full middleware stack with a signed-in
   session, p50/p95 over 40 requests. Wells of other benchmarks are set aside (maintenance) inside a
   transaction that is rolled back, so the page holds exactly the 2,000. Target: p95 ≤ 100 ms.
@@ -50,6 +51,7 @@ FIELDS = ["Ghawar", "Safaniya", "Khurais", "Abqaiq", "Shaybah", "Manifa", "Zuluf
 DAYS = 90
 RECENT_HOURS = 3
 PAGE_RUNS = 40
+FLEET_PAGE_TARGET_P95_MS = 100.0
 CHART_RUNS = 40
 BROWSER_LOADS = 10
 VIEWER = "bench_dashboards_viewer"
@@ -124,6 +126,8 @@ def ensure_dash_fleet():
         started = time.perf_counter()
         outcome = refresh_rollups()
         print(f"rollup refresh after loading: {outcome} in {time.perf_counter() - started:.0f} s")
+    with connection.cursor() as cursor:  # the wells' latest state as autovacuum keeps it under steady ingest
+        cursor.execute("VACUUM ANALYZE telemetry_latestreading")
     open_alarms = Alarm.objects.open().filter(well__well_id__startswith="DASH-").count()
     for well in fleet[::20][open_alarms:]:
         raise_alarm(well, "overload" if well.pk % 2 else "gas_lock", "critical" if well.pk % 3 else "warning", at=now)
@@ -145,12 +149,16 @@ def dash_fleet(django_db_setup, django_db_blocker):
         yield fleet
 
 
-def _time_get(client, path, runs):
+def _time_get(client, path, runs, cpu=None):
+    """((p50, p95) ms, the last response); appends this process's CPU ms per request to ``cpu`` if given
+    (unlike wall time, not stretched by other processes on a shared machine; the database's share is not in it)."""
     samples = []
     for _ in range(runs):
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         response = client.get(path)
         samples.append((time.perf_counter() - started) * 1000)
+        if cpu is not None:
+            cpu.append((time.process_time() - started_cpu) * 1000)
         assert response.status_code == 200, response.content[:300]
     return percentiles(samples), response
 
@@ -162,7 +170,9 @@ def test_fleet_page_server_time_with_2000_wells(dash_fleet, django_db_blocker):
         client = Client()
         client.force_login(User.objects.get(username=VIEWER))
         client.get("/")  # warm: templates compiled, connection open
-        print(f"\n{'request (in-process, 2,000 active wells)':<44} {'p50 ms':>8} {'p95 ms':>8}   target")
+        print(f"\n(load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores)")
+        print(f"{'request (in-process, 2,000 active wells)':<44} {'p50 ms':>8} {'p95 ms':>8} {'CPU ms':>8}   target")
+        missed = []
         for label, path in (
             ("GET / (fleet page, 100 rows of 2,000)", "/"),
             ("GET /?fragment=live (what polling asks)", "/?fragment=live"),
@@ -170,9 +180,12 @@ def test_fleet_page_server_time_with_2000_wells(dash_fleet, django_db_blocker):
             ("GET /rankings/", "/rankings/"),
             ("GET /alarms/", "/alarms/"),
         ):
-            (p50, p95), response = _time_get(client, path, PAGE_RUNS)
+            cpu = []
+            (p50, p95), response = _time_get(client, path, PAGE_RUNS, cpu)
             target = "≤ 100 ms p95" if path == "/" else ""
-            print(f"{label:<44} {p50:>8.1f} {p95:>8.1f}   {target}")
+            print(f"{label:<44} {p50:>8.1f} {p95:>8.1f} {statistics.median(cpu):>8.1f}   {target}")
+            if path == "/" and p95 > FLEET_PAGE_TARGET_P95_MS:
+                missed.append(f"fleet page p95 {p95:.1f} ms > {FLEET_PAGE_TARGET_P95_MS:.0f} ms")
         assert b"of 2,000 wells" in client.get("/").content
         cold = []
         for _ in range(5):
@@ -183,6 +196,7 @@ def test_fleet_page_server_time_with_2000_wells(dash_fleet, django_db_blocker):
         label = "GET / with the scores cache expired (once a minute)"
         print(f"{label:<44} {statistics.median(cold):>8.1f} {max(cold):>8.1f}   (median / worst of 5)")
         transaction.set_rollback(True)
+    assert not missed, "target missed: " + "; ".join(missed)
 
 
 def test_well_chart_data(dash_fleet, django_db_blocker):

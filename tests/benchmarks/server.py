@@ -25,8 +25,9 @@ def free_port():
 @contextlib.contextmanager
 def running_server(workers=2, threads=1, app="config.wsgi", environment=None):
     """Yield (base URL, process) of gunicorn serving ``app`` (the project by default), with ``environment``
-    added to this process's; stops it afterwards."""
-    port = free_port()
+    added to this process's; stops it afterwards. It listens on BENCH_PORT when that is set (a machine
+    that hands out port ranges), else on a free port."""
+    port = int(os.environ.get("BENCH_PORT") or 0) or free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", app, "--bind", f"127.0.0.1:{port}",
          "--workers", str(workers), "--threads", str(threads), "--log-level", "warning", "--graceful-timeout", "2"],

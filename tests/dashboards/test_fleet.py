@@ -151,3 +151,12 @@ def test_wells_on_one_pad_share_a_marker_showing_the_worst_state():
     shared = [marker for marker in drawn.markers if marker.count > 1]
     assert len(shared) == 1 and shared[0].count == 40 and shared[0].state == "warning"
     assert shared[0].well_id is None and "40 wells" in shared[0].label
+
+
+def test_the_map_draws_each_marker_with_its_label_escaped():
+    odd = _map_row("ODD-001", 25.0, 49.0)
+    odd.name = '<b>"Tom & Jerry"</b>'
+    drawn = fleet_map([odd, _map_row("FAR-001", 27.0, 50.0, critical=1)])
+    svg = str(drawn.markers_svg)
+    assert svg.count("<circle ") == 2 and 'class="marker marker-critical"' in svg
+    assert "<title>ODD-001 &lt;b&gt;&quot;Tom &amp; Jerry&quot;&lt;/b&gt;: producing</title>" in svg

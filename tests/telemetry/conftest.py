@@ -68,3 +68,43 @@ def stored_readings():
         (well_id, time): flow
         for well_id, time, flow in Reading.objects.values_list("well__well_id", "time", "flow_rate")
     }
+
+
+def expected_latest():
+    """{well pk: its LatestReading as computed in Python from the stored readings}: the newest reading, and
+    the count, sums and maximum of the readings in that reading's UTC hour."""
+    from telemetry.models import Reading
+
+    metrics = Reading.METRIC_FIELDS
+    hour_length = datetime.timedelta(hours=1)
+    by_well = {}
+    for row in Reading.objects.values("well_id", "time", *metrics):
+        by_well.setdefault(row["well_id"], []).append(row)
+    expected = {}
+    for well_pk, rows in by_well.items():
+        newest = max(rows, key=lambda row: row["time"])
+        hour = newest["time"].replace(minute=0, second=0, microsecond=0)
+        in_hour = [row for row in rows if hour <= row["time"] < hour + hour_length]
+        temps = [row["motor_temp"] for row in in_hour if row["motor_temp"] is not None]
+        vibrations = [row["vibration"] for row in in_hour if row["vibration"] is not None]
+        expected[well_pk] = {
+            **{name: newest[name] for name in ("time", *metrics)},
+            "hour": hour,
+            "hour_reading_count": len(in_hour),
+            "hour_flow_rate_sum": pytest.approx(sum(row["flow_rate"] for row in in_hour)),
+            "hour_motor_current_sum": pytest.approx(sum(row["motor_current"] for row in in_hour)),
+            "hour_motor_temp_sum": pytest.approx(sum(temps)),
+            "hour_motor_temp_count": len(temps),
+            "hour_motor_temp_max": max(temps, default=None),
+            "hour_vibration_sum": pytest.approx(sum(vibrations)),
+            "hour_vibration_count": len(vibrations),
+        }
+    return expected
+
+
+def stored_latest():
+    """{well pk: every column of its LatestReading row}."""
+    from telemetry.models import LatestReading
+
+    fields = [field.name for field in LatestReading._meta.concrete_fields if field.name != "well"]
+    return {row.pop("well_id"): row for row in LatestReading.objects.values("well_id", *fields)}

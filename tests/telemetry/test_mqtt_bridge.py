@@ -25,7 +25,7 @@ from paho.mqtt.properties import Properties
 from telemetry import mqtt_bridge
 from telemetry.models import Reading
 from telemetry.mqtt_bridge import MqttBridge
-from tests.telemetry.conftest import reading, stored_readings
+from tests.telemetry.conftest import expected_latest, reading, stored_latest, stored_readings
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -192,6 +192,22 @@ def test_every_message_is_stored_exactly_once_and_acknowledged_only_after_commit
     bridge.close()
     resumed = make_bridge()
     assert redelivered_before_a_new_message(resumed, publish, now) == 0
+
+
+def test_the_latest_state_follows_the_newest_reading_whatever_order_messages_arrive(
+    make_bridge, publish, well, second_well, now
+):
+    bridge = make_bridge()
+    minutes = [5, 1, 70, 3, 65, 2, 1]  # out of order, across two hours, one repeated
+    messages = [("WELL-001", reading(..., minutes_ago(now, m), flow_rate=100.0 + m)) for m in minutes]
+    messages.append(("WELL-002", [reading(..., minutes_ago(now, m)) for m in (9, 4, 6)]))
+    wait_published([publish(well_id, payload) for well_id, payload in messages])
+    run_until(bridge, lambda: bridge.counters.received == len(messages) and bridge.unacknowledged == 0)
+
+    latest = stored_latest()
+    assert (latest[well.pk]["time"], latest[well.pk]["flow_rate"]) == (minutes_ago(now, 1), 101.0)
+    assert latest[second_well.pk]["time"] == minutes_ago(now, 4)
+    assert latest == expected_latest()
 
 
 def test_bad_payloads_are_logged_counted_and_acknowledged_and_later_messages_still_stored(
