@@ -14,7 +14,7 @@ reads does not. The aggregate column lists live in ``definitions.py`` and are us
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
-from psycopg2 import sql
+from psycopg import sql
 
 from analytics import metrics
 from analytics.rollups import postgres, shared, timescaledb

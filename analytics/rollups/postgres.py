@@ -8,7 +8,7 @@ without recomputing anything else. Until it has run, the views ``telemetry_hourl
 the tables: a read is as current as the readings table, refreshed or not.
 """
 
-from psycopg2 import sql
+from psycopg import sql
 
 from analytics.rollups.definitions import DAILY_AGGREGATES, DAILY_COLUMNS, HOURLY_AGGREGATES, HOURLY_COLUMNS
 

@@ -11,7 +11,7 @@ when the aggregate is created (changing ``ANALYTICS_TIMEZONE`` later needs a reb
 transaction, so the aggregates are created ``WITH NO DATA`` and refreshed outside one.
 """
 
-from psycopg2 import sql
+from psycopg import sql
 
 from analytics.rollups.definitions import DAILY_AGGREGATES, HOURLY_AGGREGATES
 

@@ -7,7 +7,7 @@ server is down), and the server ending the session under a connected client (res
 import logging
 import socket
 
-import psycopg2
+import psycopg
 import pytest
 from django.db import connection
 
@@ -21,7 +21,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def another_session():
     """Opens a second connection to the test database, also while the app's one points at a dead port."""
     settings = dict(connection.settings_dict)
-    return lambda: psycopg2.connect(
+    return lambda: psycopg.connect(
         dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"]
     )
 
