@@ -140,6 +140,14 @@ def test_a_batch_whose_well_was_deleted_after_validation_stores_nothing(well, se
     assert ReadingChange.objects.count() == 0
 
 
+def test_a_single_reading_whose_well_was_deleted_after_validation_is_not_stored(well, now):
+    rows = validate_readings(parse_batch(batch_body([reading(time=now)])))
+    well.delete()
+    with pytest.raises(WellDeleted):
+        store_rows(rows)
+    assert list(stored_readings()) == []
+
+
 def another_session():
     settings = connection.settings_dict
     return psycopg.connect(
