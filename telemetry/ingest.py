@@ -35,10 +35,12 @@ Domain rules (each violation names the reading's index and the field):
 - ``flow_rate``, ``pip`` and ``motor_current`` are required; every metric must be a finite number
   (no NaN/Infinity) within ``METRIC_BOUNDS``.
 
-Write path: COPY (binary format, psycopg's ``write_row``) into a temporary table, then one statement
-(``STORE_READINGS``) that locks the batch's wells, runs ``INSERT … SELECT … ON CONFLICT (well_id, time)
-DO NOTHING RETURNING`` and fills the change log; a single reading skips the temporary table and goes
-straight to the same statement.
+Write path: a batch is COPYed (binary format, psycopg's ``write_row``) straight into the readings table
+in a savepoint, then one statement locks its wells and fills the change log (``LOCK_WELLS_AND_LOG_HOURS``).
+When a reading is already stored (or twice in the batch) the COPY fails, the savepoint is rolled back and
+the batch goes into a temporary table and through one statement (``STORE_READINGS``) that locks the
+wells, runs ``INSERT … SELECT … ON CONFLICT (well_id, time) DO NOTHING RETURNING`` and fills the change
+log. A single reading goes straight to that statement, with its values as parameters.
 """
 
 import datetime
@@ -52,7 +54,7 @@ from dataclasses import dataclass
 import msgspec
 import psycopg
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import connection, transaction
 
 from config.text import printable, storable
 from telemetry import storage
@@ -462,8 +464,8 @@ def validate_readings(readings, *, now=None):
 
 _COLUMNS = ", ".join(f'"{name}"' for name in READING_COLUMNS)
 
-# A private, session-local landing table for one batch, with the readings' columns (no key, no index);
-# dropped at commit at the latest.
+# A private, session-local landing table for a batch that holds a stored reading, with the readings'
+# columns (no key, no index); dropped at commit at the latest.
 CREATE_INCOMING_TABLE = "CREATE TEMPORARY TABLE telemetry_incoming (LIKE telemetry_reading) ON COMMIT DROP"
 
 # Bulk-loads the batch in PostgreSQL's binary COPY format, through psycopg's ``Copy.write_row``.
@@ -475,10 +477,8 @@ COPY_TYPES = ("int8", "timestamptz", *["float8"] * (len(READING_COLUMNS) - 2))
 #   has no foreign key (migration telemetry 0002), so this lock is what keeps a well from being deleted
 #   before the readings commit (its delete waits, then deletes them too); a well deleted before the lock
 #   leaves its readings out, and the caller rolls back (see the count it answers);
-# - inserts the readings: ``{on_conflict}`` is empty on the fast path, where any reading already stored
-#   (or twice in the batch) aborts the statement, or ON CONFLICT DO NOTHING, which keeps stored rows
-#   untouched (a duplicate never overwrites; within one batch the first occurrence wins) at about twice
-#   the cost per row;
+# - inserts every reading whose (well, time) is new and keeps stored rows untouched (DO NOTHING, so a
+#   duplicate never overwrites; within one batch the first occurrence wins);
 # - logs each (well, UTC hour) that gained rows for the rollups, so the log names exactly the hours that
 #   changed.
 # Answers (readings inserted, wells locked). ``{incoming}`` is empty for the temporary table, or a CTE of
@@ -489,7 +489,7 @@ WITH {incoming}locked_wells AS (
 ), inserted AS (
     INSERT INTO telemetry_reading ({columns})
     SELECT {columns} FROM telemetry_incoming WHERE well_id IN (SELECT id FROM locked_wells)
-    {on_conflict}
+    ON CONFLICT (well_id, "time") DO NOTHING
     RETURNING well_id, "time"
 ), logged AS (
     INSERT INTO telemetry_readingchange (well_id, hour)
@@ -497,15 +497,30 @@ WITH {incoming}locked_wells AS (
 )
 SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM locked_wells)
 """
-_SKIP_STORED = 'ON CONFLICT (well_id, "time") DO NOTHING'
-STORE_NEW_INCOMING_READINGS = STORE_READINGS.format(incoming="", columns=_COLUMNS, on_conflict="")
-STORE_INCOMING_READINGS = STORE_READINGS.format(incoming="", columns=_COLUMNS, on_conflict=_SKIP_STORED)
+STORE_INCOMING_READINGS = STORE_READINGS.format(incoming="", columns=_COLUMNS)
 # One reading skips the temporary table: the same statement, reading it from parameters.
 STORE_ONE_READING = STORE_READINGS.format(
     incoming=f"telemetry_incoming ({_COLUMNS}) AS (VALUES ({', '.join(f'%s::{kind}' for kind in COPY_TYPES)})), ",
     columns=_COLUMNS,
-    on_conflict=_SKIP_STORED,
 )
+
+# The fast path of a batch, for the usual one where every reading is new: COPY straight into the readings
+# table (inside a savepoint; a reading already stored, or twice in the batch, aborts it with a unique
+# violation and the batch goes through the temporary table and STORE_INCOMING_READINGS instead), then this
+# statement, which does for the copied rows what STORE_READINGS does for the inserted ones: locks their
+# wells FOR KEY SHARE (the caller rolls back when it locks fewer than it names) and logs each (well, UTC
+# hour) they fall in, given as hours since 1970 (whole hours of UTC). Answers the wells locked.
+COPY_INTO_READINGS = f"COPY telemetry_reading ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+LOCK_WELLS_AND_LOG_HOURS = """
+WITH locked_wells AS (
+    SELECT id FROM wells_well WHERE id = ANY(%(wells)s) FOR KEY SHARE
+), logged AS (
+    INSERT INTO telemetry_readingchange (well_id, hour)
+    SELECT well_id, to_timestamp(hour * 3600)
+    FROM unnest(%(changed_wells)s::bigint[], %(changed_hours)s::bigint[]) AS changed (well_id, hour)
+)
+SELECT count(*) FROM locked_wells
+"""
 
 # Drop now rather than at commit, so a caller's outer transaction can ingest again.
 DROP_INCOMING_TABLE = "DROP TABLE telemetry_incoming"
@@ -515,21 +530,32 @@ class WellDeleted(InvalidReadings):
     """A well was deleted between validating its readings and storing them; nothing was stored."""
 
 
-def _store_batch(cursor, rows):
-    cursor.execute(CREATE_INCOMING_TABLE)
-    with cursor.copy(COPY_INTO_INCOMING) as copy:
+def _copy_rows(cursor, statement, rows):
+    with cursor.copy(statement) as copy:
         copy.set_types(COPY_TYPES)
         for row in rows:
             copy.write_row(row)
+
+
+def _store_batch(cursor, rows, wells):
+    """(readings inserted, wells locked) for a batch; see COPY_INTO_READINGS for the two ways."""
     try:
         with transaction.atomic():  # a savepoint: a duplicate undoes only the fast attempt
-            cursor.execute(STORE_NEW_INCOMING_READINGS)
-            counts = cursor.fetchone()
-    except IntegrityError as error:
-        if not isinstance(error.__cause__, psycopg.errors.UniqueViolation):
-            raise
-        cursor.execute(STORE_INCOMING_READINGS)
-        counts = cursor.fetchone()
+            _copy_rows(cursor, COPY_INTO_READINGS, rows)
+            changed = {(row[0], int(row[1].timestamp()) // 3600) for row in rows}
+            changed_wells, changed_hours = zip(*changed, strict=True)
+            cursor.execute(
+                LOCK_WELLS_AND_LOG_HOURS,
+                {"wells": list(wells), "changed_wells": list(changed_wells), "changed_hours": list(changed_hours)},
+            )
+            (locked,) = cursor.fetchone()
+            return len(rows), locked
+    except psycopg.errors.UniqueViolation:  # raised by the COPY itself, which Django's cursor does not wrap
+        pass
+    cursor.execute(CREATE_INCOMING_TABLE)
+    _copy_rows(cursor, COPY_INTO_INCOMING, rows)
+    cursor.execute(STORE_INCOMING_READINGS)
+    counts = cursor.fetchone()
     cursor.execute(DROP_INCOMING_TABLE)
     return counts
 
@@ -564,7 +590,7 @@ def store_rows(rows):
                 _refuse_rows_of_deleted_wells(cursor, rows, wells)
         return inserted
     with transaction.atomic(), connection.cursor() as cursor:
-        inserted, locked = _store_batch(cursor, rows)
+        inserted, locked = _store_batch(cursor, rows, wells)
         if locked < len(wells):
             _refuse_rows_of_deleted_wells(cursor, rows, wells)
     return inserted
@@ -576,8 +602,8 @@ def ingest_readings(readings, *, now=None):
     ``readings`` is a list of ReadingIn (or BadReading from the parse functions). ``now`` is the
     server time the future/retention rules compare against (default: the clock). Costs one query for
     the wells, at most a few for new partitions, and one statement for a single reading's write (no
-    transaction of its own: one statement is atomic) or a handful for a batch's (create, COPY, store
-    inside a savepoint, drop; a batch holding a stored reading stores again with ON CONFLICT).
+    transaction of its own: one statement is atomic) or two for a new batch's (COPY, then lock and
+    log, in a savepoint); a batch holding a stored reading pays that and then four more.
     """
     rows = validate_readings(readings, now=now)
     inserted = store_rows(rows)
