@@ -75,8 +75,16 @@ class _PreparingCursor(psycopg.Cursor):
     Django's own cursors bind parameters on the client, which PostgreSQL can't prepare.
     """
 
+    def __init__(self, connection, *, keep_query_text):
+        super().__init__(connection)
+        self.keep_query_text = keep_query_text
+
     def execute(self, query, params=None, *, prepare=True, binary=None):
-        return super().execute(query, params, prepare=prepare, binary=binary)
+        super().execute(query, params, prepare=prepare, binary=binary)
+        if self.keep_query_text and self._query is None:
+            # psycopg keeps no query text for a prepared execution; Django's query log reads it from here.
+            self._query = self._convert_query(query, params)
+        return self
 
 
 def load_token_user(user_id, jti):
@@ -92,7 +100,8 @@ def load_token_user(user_id, jti):
     parameters = {"user_id": Int8(user_id), "roles": list(ROLE_NAMES), "jti": jti}
     connection.ensure_connection()
     # Wrapped as Django wraps its own cursors: the query is logged, counted and its errors are Django's.
-    with connection._prepare_cursor(_PreparingCursor(connection.connection)) as cursor:
+    cursor = _PreparingCursor(connection.connection, keep_query_text=connection.queries_logged)
+    with connection._prepare_cursor(cursor) as cursor:
         cursor.execute(query, parameters)
         row = cursor.fetchone()
     if row is None:
