@@ -26,19 +26,32 @@ def another_session():
     )
 
 
+def reopen_pool():
+    """Closes the connection and its pool (if pooled), so the next connection is made from the settings."""
+    connection.close()
+    if connection.pool:
+        connection.close_pool()
+
+
 @pytest.fixture
 def server_down():
-    """Points the connection at a port that refuses connections, for the test; reconnects afterwards."""
+    """Points the connection at a port that refuses connections, for the test; reconnects afterwards.
+
+    With the connection pool on, a request waits for the pool's timeout before its 503; the test
+    shortens that wait to a second.
+    """
     with socket.socket() as reserved:
         reserved.bind(("127.0.0.1", 0))  # bound but not listening: connecting is refused at once
-        saved = connection.settings_dict["PORT"]
-        connection.close()
+        saved = connection.settings_dict["PORT"], connection.settings_dict["OPTIONS"]
+        reopen_pool()
         connection.settings_dict["PORT"] = reserved.getsockname()[1]
+        if pool := saved[1].get("pool"):
+            connection.settings_dict["OPTIONS"] = {**saved[1], "pool": {**pool, "timeout": 1}}
         try:
             yield
         finally:
-            connection.close()
-            connection.settings_dict["PORT"] = saved
+            reopen_pool()
+            connection.settings_dict["PORT"], connection.settings_dict["OPTIONS"] = saved
 
 
 @pytest.fixture
