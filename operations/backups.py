@@ -582,6 +582,15 @@ def _contents_of(database):
         target.close()
 
 
+def _close_every_connection():
+    """Close this process's database connections, its pools' idle ones too: DROP DATABASE … WITH (FORCE)
+    would end them under the pool, which would then hand out closed connections."""
+    for wrapper in connections.all():
+        wrapper.close()
+        if getattr(wrapper, "pool", None):
+            wrapper.close_pool()
+
+
 def restore_backup(path, database=None, *, jobs=None):
     """Replace ``database`` (default: the platform's) with the dump at ``path``; returns seconds taken.
 
@@ -596,7 +605,7 @@ def restore_backup(path, database=None, *, jobs=None):
         if problem:
             raise BackupError(problem)
     database = database or _database_settings()["NAME"]
-    connections.close_all()
+    _close_every_connection()
     seconds = restore_dump(
         path,
         database,
