@@ -12,7 +12,7 @@ Batch (``test_batch_ingest_against_copy``): 200,000 readings in 20 batches of 10
 
 Single readings (``test_single_reading_ingest_at_16_concurrent_clients``): POST /api/v1/telemetry/ingest
 from 16 concurrent clients to gunicorn with 2 workers of 4 threads (as ``runplatform`` runs it);
-requests/s and p50/p95. Target: ≥ 2× the 215–267 requests/s measured with psycopg2 and no pool.
+requests/s and p50/p95. Target: ≥ 2× the 215–267 requests/s measured before psycopg 3 and the pool (2 × 267).
 
 Where a batch's time goes (``test_where_a_batch_spends_its_time``): one 10,000-reading batch in this
 process, phase by phase; printed, not checked.
