@@ -5,75 +5,109 @@ On top of signature, expiry and token type (simplejwt), a token is refused when:
 - its user is gone, inactive, or had all tokens revoked since it was issued (token epoch).
 
 The user, their token epoch, whether this token was logged out and their role groups come from one
-prepared SQL statement, so that neither this nor the role check that follows costs another round trip
-(and Redis is not asked at all: authentication works while Redis is down); through the ORM the same took
-three queries and several times as long (tests/benchmarks/test_token_validation.py measures it).
+prepared SQL statement (psycopg's server-side prepared statements), so that neither this nor the role
+check that follows costs another round trip (and Redis is not asked at all: authentication works while
+Redis is down); through the ORM the same took three queries and several times as long
+(tests/benchmarks/test_token_validation.py measures it).
 """
 
+import functools
+
+import psycopg
 from django.contrib.auth import get_user_model
 from django.db import connection
 from django.utils.translation import gettext_lazy as _
 from drf_spectacular.contrib.rest_framework_simplejwt import SimpleJWTScheme
+from psycopg import sql
+from psycopg.types.numeric import Int8
 from rest_framework_simplejwt.authentication import JWTAuthentication
 from rest_framework_simplejwt.exceptions import AuthenticationFailed, InvalidToken
 from rest_framework_simplejwt.settings import api_settings
 
 from accounts import tokens
+from accounts.models import LoggedOutAccessToken, TokenEpoch
 from accounts.roles import ROLE_NAMES, remember_role
-
-USER_COLUMNS = [
-    "id",
-    "password",
-    "last_login",
-    "is_superuser",
-    "username",
-    "first_name",
-    "last_name",
-    "email",
-    "is_staff",
-    "is_active",
-    "date_joined",
-]
 
 # Everything a request needs to know about the caller, in one round trip: the user's row, their token
 # epoch (0 when their tokens were never revoked), whether this token was logged out, and the names of
-# the role groups they are in. $1: the user's id; $2: the role group names; $3: the token's id (jti).
-TOKEN_USER_SQL = f"""
-    SELECT {", ".join(f"u.{column}" for column in USER_COLUMNS)},
+# the role groups they are in. Tables and columns are the models' (a custom user model has its own);
+# %(user_id)s is the user's primary key, %(roles)s the role group names, %(jti)s the token's id.
+TOKEN_USER_SQL = sql.SQL("""
+    SELECT {user_columns},
            COALESCE(epoch.epoch, 0),
-           EXISTS (SELECT 1 FROM accounts_loggedoutaccesstoken AS logged_out WHERE logged_out.jti = $3),
+           EXISTS (SELECT 1 FROM {logged_out} AS logged_out WHERE logged_out.jti = %(jti)s),
            ARRAY(
                SELECT g.name
-               FROM auth_user_groups AS membership
-               JOIN auth_group AS g ON g.id = membership.group_id
-               WHERE membership.user_id = u.id AND g.name = ANY($2)
+               FROM {membership} AS membership
+               JOIN {groups} AS g ON g.id = membership.{membership_group}
+               WHERE membership.{membership_user} = u.{user_pk} AND g.name = ANY(%(roles)s)
            )
-    FROM auth_user AS u
-    LEFT JOIN accounts_tokenepoch AS epoch ON epoch.user_id = u.id
-    WHERE u.id = $1
-"""
-# PostgreSQL spends most of that query's time planning it (about 0.3 of 0.45 ms where it was measured),
-# so each database connection prepares it once and then only executes it. Prepared statements live as
-# long as the connection: this needs direct or session-pooled connections, not PgBouncer's
-# transaction pooling.
-PREPARE_TOKEN_USER_SQL = f"PREPARE accounts_token_user (bigint, text[], text) AS {TOKEN_USER_SQL}"
-EXECUTE_TOKEN_USER_SQL = "EXECUTE accounts_token_user (%s, %s, %s)"  # noqa: S105 (SQL, not a secret)
+    FROM {users} AS u
+    LEFT JOIN {epochs} AS epoch ON epoch.{epoch_user} = u.{user_pk}
+    WHERE u.{user_pk} = %(user_id)s
+""")
+
+
+@functools.cache
+def _token_user_query():
+    """(TOKEN_USER_SQL for the installed user model, the user model's attribute names in its column order)."""
+    user_model = get_user_model()
+    fields = user_model._meta.concrete_fields
+    groups = user_model._meta.get_field("groups")
+    query = TOKEN_USER_SQL.format(
+        user_columns=sql.SQL(", ").join(sql.Identifier("u", field.column) for field in fields),
+        user_pk=sql.Identifier(user_model._meta.pk.column),
+        users=sql.Identifier(user_model._meta.db_table),
+        membership=sql.Identifier(groups.m2m_db_table()),
+        membership_user=sql.Identifier(groups.m2m_column_name()),
+        membership_group=sql.Identifier(groups.m2m_reverse_name()),
+        groups=sql.Identifier(groups.related_model._meta.db_table),
+        logged_out=sql.Identifier(LoggedOutAccessToken._meta.db_table),
+        epochs=sql.Identifier(TokenEpoch._meta.db_table),
+        epoch_user=sql.Identifier(TokenEpoch._meta.get_field("user").column),
+    )
+    return query.as_string(), [field.attname for field in fields]
+
+
+class _PreparingCursor(psycopg.Cursor):
+    """A psycopg cursor that binds parameters on the server and prepares what it runs on first use.
+
+    Django's own cursors bind parameters on the client, which PostgreSQL can't prepare.
+    """
+
+    def __init__(self, connection, *, keep_query_text):
+        super().__init__(connection)
+        self.keep_query_text = keep_query_text
+
+    def execute(self, query, params=None, *, prepare=True, binary=None):
+        super().execute(query, params, prepare=prepare, binary=binary)
+        if self.keep_query_text and self._query is None:
+            # psycopg keeps no query text for a prepared execution; Django's query log reads it from here.
+            self._query = self._convert_query(query, params)
+        return self
 
 
 def load_token_user(user_id, jti):
     """(user, token epoch, whether token ``jti`` was logged out) for the user with primary key
-    ``user_id``, or None. The user's role is cached on it for ``role_of``. One query."""
-    with connection.cursor() as cursor:
-        if getattr(connection, "accounts_token_user_prepared_on", None) is not connection.connection:
-            cursor.execute(PREPARE_TOKEN_USER_SQL)
-            # Django replaces the DB-API connection when it reconnects; a new one needs preparing again.
-            connection.accounts_token_user_prepared_on = connection.connection
-        cursor.execute(EXECUTE_TOKEN_USER_SQL, [user_id, ROLE_NAMES, jti])
+    ``user_id``, or None. The user's role is cached on it for ``role_of``. One query.
+
+    PostgreSQL spends most of that query's time planning it, so it runs as a prepared statement: psycopg
+    prepares it on a connection's first check and then only executes it (one round trip). Prepared
+    statements live as long as the connection, so this needs direct or pooled (session) connections,
+    not PgBouncer's transaction pooling.
+    """
+    query, attnames = _token_user_query()
+    parameters = {"user_id": Int8(user_id), "roles": list(ROLE_NAMES), "jti": jti}
+    connection.ensure_connection()
+    # Wrapped as Django wraps its own cursors: the query is logged, counted and its errors are Django's.
+    cursor = _PreparingCursor(connection.connection, keep_query_text=connection.queries_logged)
+    with connection._prepare_cursor(cursor) as cursor:
+        cursor.execute(query, parameters)
         row = cursor.fetchone()
     if row is None:
         return None
     *user_values, epoch, logged_out, role_groups = row
-    user = get_user_model().from_db(connection.alias, USER_COLUMNS, user_values)
+    user = get_user_model().from_db(connection.alias, attnames, user_values)
     remember_role(user, role_groups)
     return user, epoch, logged_out
 

@@ -3,7 +3,7 @@
 - ``DatabaseUnavailableMiddleware``: a database outage is a 503 with ``Retry-After``, in JSON, so devices
   and integrations retry instead of treating it as a bug.
 - ``UrlTextGuardMiddleware``: NUL in the URL path or a query parameter is a 400 naming it, before a view
-  can hand it to PostgreSQL (psycopg2 refuses NUL in a query, which would be a 500).
+  can hand it to PostgreSQL (psycopg refuses NUL in a query parameter, which would be a 500).
 """
 
 import logging
@@ -45,7 +45,7 @@ class DatabaseUnavailableMiddleware:
             "Database unavailable; answered 503 to %s %s: %s",
             request.method,
             printable(request.path),
-            " ".join(str(exception).split()),  # psycopg2's messages run over several lines
+            " ".join(str(exception).split()),  # psycopg's messages run over several lines
         )
         response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
         response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)

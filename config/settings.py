@@ -119,11 +119,30 @@ TEMPLATES = [
 DATABASE_URL = env_url(
     "DATABASE_URL", "postgres://postgres@127.0.0.1:5432/esp_platform", schemes=("postgres", "postgresql")
 )
-DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
-DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+# Each process (gunicorn worker, Celery worker, MQTT bridge) keeps a psycopg pool of connections: a request
+# borrows one and returns it, so none pays for connecting. One per thread is enough (gunicorn runs 4
+# threads a worker); processes × DB_POOL_MAX_SIZE must stay under PostgreSQL's max_connections.
+# DB_POOL_MAX_SIZE=0 turns the pool off (e.g. behind PgBouncer); connections then live DB_CONN_MAX_AGE s.
+DB_POOL_MAX_SIZE = env_int("DB_POOL_MAX_SIZE", 4, minimum=0)
+if DB_POOL_MAX_SIZE:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL)}
+    DATABASES["default"]["OPTIONS"] = {
+        "pool": {
+            "min_size": min(env_int("DB_POOL_MIN_SIZE", 1, minimum=0), DB_POOL_MAX_SIZE),
+            "max_size": DB_POOL_MAX_SIZE,
+            # A request that finds every connection busy waits this long, then fails (a 503).
+            "timeout": env_int("DB_POOL_TIMEOUT_SECONDS", 10, minimum=1),
+        }
+    }
+else:
+    DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=env_int("DB_CONN_MAX_AGE", 60, minimum=0))}
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
 # No JIT: the platform's queries are short, and PostgreSQL's cost estimates over many partitions
 # made it JIT-compile reads that then took 300 ms instead of 3 (tests/benchmarks/analytics.py).
 DATABASES["default"].setdefault("OPTIONS", {})["options"] = "-c jit=off"
+# Django's cursors bind parameters client-side and are never prepared; this only lets code that asks for
+# it on a server-binding cursor (``prepare=True``, accounts.authentication) keep a prepared statement.
+DATABASES["default"]["OPTIONS"]["prepare_threshold"] = 2**31 - 1
 
 # Which time-series storage the telemetry migrations build: TimescaleDB hypertables and continuous
 # aggregates, or plain PostgreSQL partitions and rollup tables. "auto" uses TimescaleDB when the

@@ -1,6 +1,6 @@
 """What text PostgreSQL and UTF-8 can hold, for code that meets text before a field validator does.
 
-PostgreSQL refuses NUL in text (psycopg2 raises before sending the query) and UTF-8 has no encoding for an
+PostgreSQL refuses NUL in text (psycopg raises before sending the query) and UTF-8 has no encoding for an
 unpaired UTF-16 surrogate (``"\\ud800"`` is valid JSON, and Python decodes it to such a string). Either
 reaching a query or a response is a 500; DRF's CharField already refuses both, these are for the rest:
 the ingest decoder, query strings and URL paths.

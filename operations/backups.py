@@ -47,12 +47,12 @@ import tempfile
 import time
 from pathlib import Path
 
-import psycopg2
+import psycopg
 from django.conf import settings
 from django.core.mail import send_mail
 from django.db import connection, connections
 from django.utils import timezone
-from psycopg2 import sql
+from psycopg import sql
 
 from operations.models import Backup
 from telemetry.storage import READINGS_STORAGE_KIND
@@ -152,10 +152,10 @@ def _database_settings():
 
 
 def _connect(database, settings_dict=None):
-    """A psycopg2 connection to ``database`` on the platform's server, as the platform's user."""
+    """A psycopg connection to ``database`` on the platform's server, as the platform's user."""
     db = settings_dict or _database_settings()
     options = db.get("OPTIONS", {})
-    return psycopg2.connect(
+    return psycopg.connect(
         dbname=database,
         host=db.get("HOST") or None,
         port=db.get("PORT") or None,
@@ -359,7 +359,7 @@ def run_backup(directory=None):
     try:
         directory.mkdir(parents=True, exist_ok=True)
         snapshot_connection = _connect(database)
-    except (OSError, psycopg2.Error) as error:
+    except (OSError, psycopg.Error) as error:
         return _fail(backup, started, f"Could not start: {error}")
     try:
         snapshot_connection.autocommit = True
@@ -379,7 +379,7 @@ def run_backup(directory=None):
             size, sha256, warnings = _dump(database, snapshot, partial)
             cursor.execute("COMMIT")
         os.replace(partial, path)
-    except (OSError, psycopg2.Error, BackupError) as error:
+    except (OSError, psycopg.Error, BackupError) as error:
         partial.unlink(missing_ok=True)
         return _fail(backup, started, str(error).strip())
     finally:
@@ -582,6 +582,15 @@ def _contents_of(database):
         target.close()
 
 
+def _close_every_connection():
+    """Close this process's database connections, its pools' idle ones too: DROP DATABASE … WITH (FORCE)
+    would end them under the pool, which would then hand out closed connections."""
+    for wrapper in connections.all():
+        wrapper.close()
+        if getattr(wrapper, "pool", None):
+            wrapper.close_pool()
+
+
 def restore_backup(path, database=None, *, jobs=None):
     """Replace ``database`` (default: the platform's) with the dump at ``path``; returns seconds taken.
 
@@ -596,7 +605,7 @@ def restore_backup(path, database=None, *, jobs=None):
         if problem:
             raise BackupError(problem)
     database = database or _database_settings()["NAME"]
-    connections.close_all()
+    _close_every_connection()
     seconds = restore_dump(
         path,
         database,
@@ -723,7 +732,7 @@ def verify_file(path, manifest, *, now=None):
         try:
             restore_s = restore_dump(path, scratch, timescaledb_version=manifest.get("timescaledb_version"))
             contents = _contents_of(scratch)
-        except (BackupError, psycopg2.Error, OSError) as error:
+        except (BackupError, psycopg.Error, OSError) as error:
             checks.append(("restore", False, str(error).strip()))
             return Verification(False, checks, None)
         target = settings.BACKUP_RTO_MINUTES * 60

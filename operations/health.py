@@ -100,7 +100,7 @@ def _size(size_bytes):
 
 def check_database(now, timeout):
     """A new connection (not the pool's) with a connect timeout, and ``SELECT 1``."""
-    import psycopg2
+    import psycopg
 
     wrapper = connections["default"]
     params = dict(wrapper.get_connection_params())
@@ -108,14 +108,14 @@ def check_database(now, timeout):
     params["connect_timeout"] = max(2, math.ceil(timeout))  # libpq's minimum is 2 s
     params["options"] = f"{params.get('options', '')} -c statement_timeout={int(timeout * 1000)}".strip()
     try:
-        link = psycopg2.connect(**params)
-    except psycopg2.Error as error:
+        link = psycopg.connect(**params)
+    except psycopg.Error as error:
         raise CheckFailed(f"cannot connect to PostgreSQL at {_where(params)}: {_one_line(error)}") from None
     try:
         with link.cursor() as cursor:
             cursor.execute("SELECT current_setting('server_version')")
             (version,) = cursor.fetchone()
-    except psycopg2.Error as error:
+    except psycopg.Error as error:
         raise CheckFailed(f"PostgreSQL at {_where(params)} did not answer SELECT: {_one_line(error)}") from None
     finally:
         link.close()

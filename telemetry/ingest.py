@@ -36,27 +36,30 @@ Domain rules (each violation names the reading's index and the field):
 - ``flow_rate``, ``pip`` and ``motor_current`` are required; every metric must be a finite number
   (no NaN/Infinity) within ``METRIC_BOUNDS``.
 
-Write path: COPY (binary format) into a temporary table, then one
-``INSERT … SELECT … ON CONFLICT (well_id, time) DO NOTHING RETURNING`` that also fills the change log
-and the latest state;
-a single reading skips the temporary table and goes straight to the same INSERT.
+Write path: a batch is COPYed (binary format, psycopg's ``write_row``) straight into the readings table
+in a savepoint, then one statement (``RECORD_COPIED_READINGS``) locks its wells, fills the change log and
+keeps each well's latest state from the copied rows. When a reading is already stored (or twice in the
+batch) the COPY fails, the savepoint is rolled back and the batch goes into a temporary table and through
+one statement (``STORE_READINGS``) that locks the wells, runs ``INSERT … SELECT … ON CONFLICT (well_id,
+time) DO NOTHING RETURNING``, and does the same with the inserted rows. A single reading goes straight to
+that statement, with its values as parameters.
 """
 
 import datetime
-import io
 import json
 import math
+import operator
 import re
-import struct
 from dataclasses import dataclass
 
 import msgspec
+import psycopg
 from django.conf import settings
 from django.db import connection, transaction
 
 from config.text import printable, storable
 from telemetry import storage
-from telemetry.storage.schema import READING_COLUMNS
+from telemetry.storage.schema import METRIC_COLUMNS, READING_COLUMNS
 from wells import validity
 from wells.models import Well
 
@@ -407,6 +410,10 @@ def _reading_problems(reading, wells, latest, oldest):
     return problems
 
 
+# A reading's metrics in storage order, as a tuple (C speed: this runs once per reading).
+_metrics_of = operator.attrgetter(*METRIC_COLUMNS)
+
+
 def _row_or_problems(reading, wells, latest, oldest):
     """(row to store, None) for a valid reading, else (None, [(field, message), ...])."""
     well = wells.get(reading.well_id) if type(reading.well_id) is str else None
@@ -419,19 +426,7 @@ def _row_or_problems(reading, wells, latest, oldest):
         and well.earliest_accepted <= time <= latest
         and _metrics_in_bounds(reading)
     ):
-        return (
-            well.pk,
-            time.astimezone(datetime.UTC),
-            reading.flow_rate,
-            reading.pip,
-            reading.casing_pressure,
-            reading.tubing_pressure,
-            reading.intake_pressure,
-            reading.discharge_pressure,
-            reading.motor_current,
-            reading.motor_temp,
-            reading.vibration,
-        ), None
+        return (well.pk, time.astimezone(datetime.UTC), *_metrics_of(reading)), None
     return None, _reading_problems(reading, wells, latest, oldest) or [(None, "invalid reading")]
 
 
@@ -470,25 +465,13 @@ def validate_readings(readings, *, now=None):
 
 _COLUMNS = ", ".join(f'"{name}"' for name in READING_COLUMNS)
 
-# A private, session-local landing table for one batch; dropped at commit at the latest.
-CREATE_INCOMING_TABLE = """
-CREATE TEMPORARY TABLE telemetry_incoming (
-    well_id bigint,
-    "time" timestamptz,
-    flow_rate double precision,
-    pip double precision,
-    casing_pressure double precision,
-    tubing_pressure double precision,
-    intake_pressure double precision,
-    discharge_pressure double precision,
-    motor_current double precision,
-    motor_temp double precision,
-    vibration double precision
-) ON COMMIT DROP
-"""
+# A private, session-local landing table for a batch that holds a stored reading, with the readings'
+# columns (no key, no index); dropped at commit at the latest.
+CREATE_INCOMING_TABLE = "CREATE TEMPORARY TABLE telemetry_incoming (LIKE telemetry_reading) ON COMMIT DROP"
 
-# Bulk-loads the batch in PostgreSQL's binary COPY format (see _copy_binary).
+# Bulk-loads the batch in PostgreSQL's binary COPY format, through psycopg's ``Copy.write_row``.
 COPY_INTO_INCOMING = f"COPY telemetry_incoming ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+COPY_TYPES = ("int8", "timestamptz", *["float8"] * (len(READING_COLUMNS) - 2))
 
 # Keeps telemetry.models.LatestReading from the rows the statement inserted (the CTE ``inserted``): per
 # well, its newest inserted reading and the totals of the inserted rows in that reading's UTC hour. A
@@ -552,90 +535,130 @@ latest AS (
 )
 """
 
-# Stores every reading whose (well, time) is new, keeps stored rows untouched (DO NOTHING, so a
-# duplicate never overwrites; within one batch the first occurrence wins), logs each (well, UTC hour)
-# that gained rows for the rollups, keeps each well's latest state (KEEP_LATEST_READING), and answers
-# how many rows were inserted. One statement, so the log and the latest state follow exactly the rows
-# that were inserted.
-_INSERT_NEW_READINGS_AND_LOG_HOURS = """
-WITH inserted AS (
-    INSERT INTO telemetry_reading ({columns})
-    {source}
-    ON CONFLICT (well_id, "time") DO NOTHING
-    RETURNING {columns}
-), logged AS (
+# What every write does with the rows it stored (the CTE ``inserted``): logs each (well, UTC hour) that
+# gained rows for the rollups, so the log names exactly the hours that changed, and keeps each well's
+# latest state (KEEP_LATEST_READING).
+_RECORD_INSERTED = (
+    """logged AS (
     INSERT INTO telemetry_readingchange (well_id, hour)
     SELECT DISTINCT well_id, date_trunc('hour', "time", 'UTC') FROM inserted
-), {keep_latest}
-SELECT count(*) FROM inserted
+), """
+    + KEEP_LATEST_READING
+)
+
+# Stores the readings in ``telemetry_incoming`` in one statement:
+# - locks their wells FOR KEY SHARE first and stores only readings of wells it locked: the readings table
+#   has no foreign key (migration telemetry 0003), so this lock is what keeps a well from being deleted
+#   before the readings commit (its delete waits, then deletes them too); a well deleted before the lock
+#   leaves its readings out, and the caller rolls back (see the count it answers);
+# - inserts every reading whose (well, time) is new and keeps stored rows untouched (DO NOTHING, so a
+#   duplicate never overwrites; within one batch the first occurrence wins);
+# - records the inserted rows (_RECORD_INSERTED).
+# Answers (readings inserted, wells locked). ``{incoming}`` is empty for the temporary table, or a CTE of
+# the same name holding one reading.
+STORE_READINGS = """
+WITH {incoming}locked_wells AS (
+    SELECT id FROM wells_well WHERE id IN (SELECT well_id FROM telemetry_incoming) FOR KEY SHARE
+), inserted AS (
+    INSERT INTO telemetry_reading ({columns})
+    SELECT {columns} FROM telemetry_incoming WHERE well_id IN (SELECT id FROM locked_wells)
+    ON CONFLICT (well_id, "time") DO NOTHING
+    RETURNING {columns}
+), {record_inserted}
+SELECT (SELECT count(*) FROM inserted), (SELECT count(*) FROM locked_wells)
 """
-INSERT_FROM_INCOMING = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
-    columns=_COLUMNS, source=f"SELECT {_COLUMNS} FROM telemetry_incoming", keep_latest=KEEP_LATEST_READING
-)
-INSERT_ONE_READING = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
+STORE_INCOMING_READINGS = STORE_READINGS.format(incoming="", columns=_COLUMNS, record_inserted=_RECORD_INSERTED)
+# One reading skips the temporary table: the same statement, reading it from parameters.
+STORE_ONE_READING = STORE_READINGS.format(
+    incoming=f"telemetry_incoming ({_COLUMNS}) AS (VALUES ({', '.join(f'%s::{kind}' for kind in COPY_TYPES)})), ",
     columns=_COLUMNS,
-    source="VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-    keep_latest=KEEP_LATEST_READING,
+    record_inserted=_RECORD_INSERTED,
 )
+
+# The fast path of a batch, for the usual one where every reading is new: COPY straight into the readings
+# table (inside a savepoint; a reading already stored, or twice in the batch, aborts it with a unique
+# violation and the batch goes through the temporary table and STORE_INCOMING_READINGS instead), then this
+# statement, which does for the copied rows what STORE_READINGS does for the inserted ones: locks their
+# wells FOR KEY SHARE (the caller rolls back when it locks fewer than it names) and records them (given
+# again, as one array per column). Answers the wells locked.
+COPY_INTO_READINGS = f"COPY telemetry_reading ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
+RECORD_COPIED_READINGS = f"""
+WITH locked_wells AS (
+    SELECT id FROM wells_well WHERE id = ANY(%(wells)s) FOR KEY SHARE
+), inserted AS (
+    SELECT * FROM unnest({", ".join(f"%(c{i})s::{kind}[]" for i, kind in enumerate(COPY_TYPES))})
+        AS copied ({_COLUMNS})
+), {_RECORD_INSERTED}
+SELECT count(*) FROM locked_wells
+"""
 
 # Drop now rather than at commit, so a caller's outer transaction can ingest again.
 DROP_INCOMING_TABLE = "DROP TABLE telemetry_incoming"
 
 
-# Binary COPY: a fixed header, then per row the field count and each field as (length, bytes) with
-# length -1 for NULL: bigint and float8 as 8 big-endian bytes, timestamptz as 8-byte microseconds since
-# 2000-01-01 UTC. About twice as fast to build and to load as the text format.
-_COPY_HEADER = b"PGCOPY\n\xff\r\n\x00" + struct.pack(">ii", 0, 0)
-_COPY_TRAILER = struct.pack(">h", -1)
-_POSTGRES_EPOCH = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
-_MICROSECOND = datetime.timedelta(microseconds=1)
-_ROW_START = (len(READING_COLUMNS), 8)  # field count, then the length of well_id
-_FULL_ROW = struct.Struct(">hiqiq" + "id" * 9)
-_row_formats = {}  # which metrics are NULL -> the Struct for such rows
+class WellDeleted(InvalidReadings):
+    """A well was deleted between validating its readings and storing them; nothing was stored."""
 
 
-def _row_format(missing):
-    if missing not in _row_formats:
-        _row_formats[missing] = struct.Struct(">hiqiq" + "".join("i" if gone else "id" for gone in missing))
-    return _row_formats[missing]
+def _copy_rows(cursor, statement, rows):
+    with cursor.copy(statement) as copy:
+        copy.set_types(COPY_TYPES)
+        for row in rows:
+            copy.write_row(row)
 
 
-def _copy_binary(rows):
-    chunks = [_COPY_HEADER]
-    for well_pk, time, *metrics in rows:
-        microseconds = (time - _POSTGRES_EPOCH) // _MICROSECOND
-        if None in metrics:
-            values = [*_ROW_START, well_pk, 8, microseconds]
-            for value in metrics:
-                values.extend((-1,) if value is None else (8, value))
-            chunks.append(_row_format(tuple(value is None for value in metrics)).pack(*values))
-        else:  # the usual row, spelled out: about 3x faster than building the argument list
-            m = metrics
-            # fmt: off
-            chunks.append(_FULL_ROW.pack(
-                *_ROW_START, well_pk, 8, microseconds,
-                8, m[0], 8, m[1], 8, m[2], 8, m[3], 8, m[4], 8, m[5], 8, m[6], 8, m[7], 8, m[8],
-            ))
-            # fmt: on
-    chunks.append(_COPY_TRAILER)
-    return io.BytesIO(b"".join(chunks))
+def _store_batch(cursor, rows, wells):
+    """(readings inserted, wells locked) for a batch; see COPY_INTO_READINGS for the two ways."""
+    try:
+        with transaction.atomic():  # a savepoint: a duplicate undoes only the fast attempt
+            _copy_rows(cursor, COPY_INTO_READINGS, rows)
+            columns = {f"c{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))}
+            cursor.execute(RECORD_COPIED_READINGS, {"wells": list(wells), **columns})
+            (locked,) = cursor.fetchone()
+            return len(rows), locked
+    except psycopg.errors.UniqueViolation:  # raised by the COPY itself, which Django's cursor does not wrap
+        pass
+    cursor.execute(CREATE_INCOMING_TABLE)
+    _copy_rows(cursor, COPY_INTO_INCOMING, rows)
+    cursor.execute(STORE_INCOMING_READINGS)
+    counts = cursor.fetchone()
+    cursor.execute(DROP_INCOMING_TABLE)
+    return counts
+
+
+def _refuse_rows_of_deleted_wells(cursor, rows, wells):
+    cursor.execute("SELECT id FROM wells_well WHERE id = ANY(%s)", [list(wells)])
+    gone = wells - {pk for (pk,) in cursor.fetchall()}
+    errors = [
+        {"index": index, "field": "well_id", "message": "the well was deleted while this reading was stored"}
+        for index, row in enumerate(rows)
+        if row[0] in gone
+    ]
+    raise WellDeleted(errors[:MAX_REPORTED_ERRORS], len(errors), len(errors))
 
 
 def store_rows(rows):
-    """Write validated rows in one transaction; returns how many were new. Creates partitions as needed."""
+    """Write validated rows in one transaction; returns how many were new. Creates partitions as needed.
+
+    Raises WellDeleted (storing nothing) when a row's well no longer exists.
+    """
     if not rows:
         return 0
     storage.prepare_days({row[1].date() for row in rows})
+    wells = {row[0] for row in rows}
+    if len(rows) == 1:
+        # One statement is a transaction by itself: no BEGIN and COMMIT round trips. A deleted well's
+        # reading is not written at all.
+        with connection.cursor() as cursor:
+            cursor.execute(STORE_ONE_READING, rows[0])
+            inserted, locked = cursor.fetchone()
+            if not locked:
+                _refuse_rows_of_deleted_wells(cursor, rows, wells)
+        return inserted
     with transaction.atomic(), connection.cursor() as cursor:
-        if len(rows) == 1:
-            cursor.execute(INSERT_ONE_READING, rows[0])
-            (inserted,) = cursor.fetchone()
-        else:
-            cursor.execute(CREATE_INCOMING_TABLE)
-            cursor.copy_expert(COPY_INTO_INCOMING, _copy_binary(rows))
-            cursor.execute(INSERT_FROM_INCOMING)
-            (inserted,) = cursor.fetchone()
-            cursor.execute(DROP_INCOMING_TABLE)
+        inserted, locked = _store_batch(cursor, rows, wells)
+        if locked < len(wells):
+            _refuse_rows_of_deleted_wells(cursor, rows, wells)
     return inserted
 
 
@@ -644,7 +667,9 @@ def ingest_readings(readings, *, now=None):
 
     ``readings`` is a list of ReadingIn (or BadReading from the parse functions). ``now`` is the
     server time the future/retention rules compare against (default: the clock). Costs one query for
-    the wells, at most a few for new partitions, and three to five statements for the write.
+    the wells, at most a few for new partitions, and one statement for a single reading's write (no
+    transaction of its own: one statement is atomic) or two for a new batch's (COPY, then lock and
+    log, in a savepoint); a batch holding a stored reading pays that and then four more.
     """
     rows = validate_readings(readings, now=now)
     inserted = store_rows(rows)

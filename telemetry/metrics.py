@@ -15,6 +15,8 @@ import weakref
 
 from prometheus_client import Counter, Gauge, Histogram
 
+from telemetry.storage.schema import METRIC_COLUMNS
+
 HTTP, MQTT = "http", "mqtt"
 SOURCES = (HTTP, MQTT)
 
@@ -34,19 +36,7 @@ UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # HTTP 415
 ERROR = "error"  # an unexpected exception while decoding or storing it (MQTT poison message)
 REASONS = (MALFORMED, WELL, TIMESTAMP, VALUE, SHAPE, TOO_LARGE, UNSUPPORTED_MEDIA_TYPE, ERROR)
 
-_METRIC_FIELDS = frozenset(
-    {
-        "flow_rate",
-        "pip",
-        "casing_pressure",
-        "tubing_pressure",
-        "intake_pressure",
-        "discharge_pressure",
-        "motor_current",
-        "motor_temp",
-        "vibration",
-    }
-)
+_METRIC_FIELDS = frozenset(METRIC_COLUMNS)
 
 READINGS = Counter(
     "esp_ingest_readings",

@@ -8,6 +8,7 @@ columns, so the ORM can read it; writes go through ``telemetry.ingest`` (COPY, O
 from django.db import models
 from django.db.models.functions import Now
 
+from telemetry.storage.schema import METRIC_COLUMNS
 from wells.models import Well
 
 
@@ -36,25 +37,20 @@ class Reading(models.Model):
     ``flow_rate``, ``pip`` and ``motor_current`` are always reported; the rest may be missing when the
     string has no such gauge.
 
-    Deleting a well deletes its readings in the database (ON DELETE CASCADE in the DDL); Django's
-    ``on_delete=DO_NOTHING`` keeps Django from loading millions of readings to delete them itself.
+    Every reading's well exists, though the table has no foreign key (its per-row check cost more than the
+    rest of a batch's insert): ingestion locks the batch's wells (FOR KEY SHARE) in the transaction that
+    stores their readings, and deleting a well deletes its readings in the database (a trigger, migration
+    ``0003_readings_without_foreign_key``). Django's ``on_delete=DO_NOTHING`` keeps Django from loading
+    millions of readings to delete them itself.
     """
 
-    METRIC_FIELDS = (
-        "flow_rate",
-        "pip",
-        "casing_pressure",
-        "tubing_pressure",
-        "intake_pressure",
-        "discharge_pressure",
-        "motor_current",
-        "motor_temp",
-        "vibration",
-    )
+    METRIC_FIELDS = METRIC_COLUMNS
 
     pk = models.CompositePrimaryKey("well", "time")
     # The primary key (well_id, time) already serves lookups by well, so no separate index.
-    well = models.ForeignKey(Well, on_delete=models.DO_NOTHING, db_index=False, related_name="readings")
+    well = models.ForeignKey(
+        Well, on_delete=models.DO_NOTHING, db_index=False, db_constraint=False, related_name="readings"
+    )
     time = models.DateTimeField(help_text="When the controller took the reading (stored in UTC).")
     flow_rate = models.FloatField("flow rate (bbl/d)")
     pip = models.FloatField("pump intake pressure (psi)")

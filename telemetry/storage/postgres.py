@@ -14,7 +14,7 @@
 import datetime
 
 from django.db import connection, transaction
-from psycopg2 import sql
+from psycopg import sql
 
 from telemetry.storage.schema import CREATE_READINGS_TABLE
 

@@ -6,10 +6,10 @@ so every reader (ORM, admin, analytics) is backend-blind. Units are on ``telemet
 
 READINGS_TABLE = "telemetry_reading"
 
-# The ingest write path copies rows in this column order.
-READING_COLUMNS = (
-    "well_id",
-    "time",
+# The one list of a reading's metrics, in storage order: the model (``Reading.METRIC_FIELDS``), ingest, the
+# API, exports and backups read it. The DDL below spells the same columns out, as a migration must;
+# tests/telemetry/test_reading_columns.py checks that the database's table and the model agree with it.
+METRIC_COLUMNS = (
     "flow_rate",
     "pip",
     "casing_pressure",
@@ -20,6 +20,9 @@ READING_COLUMNS = (
     "motor_temp",
     "vibration",
 )
+
+# Every column of a stored reading; the ingest write path copies rows in this order.
+READING_COLUMNS = ("well_id", "time", *METRIC_COLUMNS)
 
 # One row per (well, time): the primary key is what makes a repeated reading a duplicate instead of a
 # second row. Deleting a well deletes its readings in the database (ON DELETE CASCADE), so Django never

@@ -8,8 +8,8 @@ time, the targets are printed beside the figures).
   Prometheus middlewares (before first, after last), taking turns within each round so a machine that
   slows down slows both alike; in this process (metrics in memory) and in a subprocess in multiprocess
   mode (each increment written to a memory-mapped file, as under gunicorn). Target: < 1 ms per request.
-- **Per query**: ``SELECT 1`` on a psycopg2 cursor with django-prometheus's counting subclass against a
-  plain psycopg2 cursor on the same connection.
+- **Per query**: ``SELECT 1`` on a psycopg cursor with django-prometheus's counting subclass against
+  Django's plain cursor class on the same connection.
 - **Per scrape**, 2,000 active wells (``METR-00001``… of this benchmark, 95 % reporting, 5 % with an open
   alarm; every other benchmark's active well is set aside in a transaction that is rolled back): the
   database- and Redis-backed gauges read afresh (what one scrape per ``METRICS_CACHE_SECONDS`` pays), and
@@ -91,8 +91,8 @@ class QueryCounter:
 
 def measure_per_request_and_query():
     """µs per call of each request with and without the Prometheus middleware, and per query; a dict."""
-    import psycopg2.extensions
     from django.conf import settings
+    from django.db.backends.postgresql.base import Cursor
 
     viewer = User.objects.get(username=VIEWER)
     with_metrics, without_metrics = Client(), Client()
@@ -115,8 +115,8 @@ def measure_per_request_and_query():
         )
     connection.ensure_connection()
     counting = connection.connection.cursor()  # the connection's cursor_factory: django-prometheus's subclass
-    bare = connection.connection.cursor(cursor_factory=psycopg2.extensions.cursor)
-    assert type(counting).execute is not psycopg2.extensions.cursor.execute
+    bare = Cursor(connection.connection)  # what django-prometheus subclasses
+    assert type(counting).execute is not Cursor.execute
 
     def select_one(cursor):
         cursor.execute("SELECT 1")

@@ -7,7 +7,7 @@ server is down), and the server ending the session under a connected client (res
 import logging
 import socket
 
-import psycopg2
+import psycopg
 import pytest
 from django.db import connection
 
@@ -21,24 +21,37 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def another_session():
     """Opens a second connection to the test database, also while the app's one points at a dead port."""
     settings = dict(connection.settings_dict)
-    return lambda: psycopg2.connect(
+    return lambda: psycopg.connect(
         dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"]
     )
 
 
+def reopen_pool():
+    """Closes the connection and its pool (if pooled), so the next connection is made from the settings."""
+    connection.close()
+    if connection.pool:
+        connection.close_pool()
+
+
 @pytest.fixture
 def server_down():
-    """Points the connection at a port that refuses connections, for the test; reconnects afterwards."""
+    """Points the connection at a port that refuses connections, for the test; reconnects afterwards.
+
+    With the connection pool on, a request waits for the pool's timeout before its 503; the test
+    shortens that wait to a second.
+    """
     with socket.socket() as reserved:
         reserved.bind(("127.0.0.1", 0))  # bound but not listening: connecting is refused at once
-        saved = connection.settings_dict["PORT"]
-        connection.close()
+        saved = connection.settings_dict["PORT"], connection.settings_dict["OPTIONS"]
+        reopen_pool()
         connection.settings_dict["PORT"] = reserved.getsockname()[1]
+        if pool := saved[1].get("pool"):
+            connection.settings_dict["OPTIONS"] = {**saved[1], "pool": {**pool, "timeout": 1}}
         try:
             yield
         finally:
-            connection.close()
-            connection.settings_dict["PORT"] = saved
+            reopen_pool()
+            connection.settings_dict["PORT"], connection.settings_dict["OPTIONS"] = saved
 
 
 @pytest.fixture

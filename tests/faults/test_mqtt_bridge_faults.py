@@ -27,7 +27,7 @@ import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg2
+import psycopg
 import pytest
 from django.db import connection
 
@@ -261,7 +261,7 @@ class CommittedReadings:
 
     def __init__(self):
         settings = connection.settings_dict
-        self.connection = psycopg2.connect(
+        self.connection = psycopg.connect(
             dbname=settings["NAME"],
             user=settings["USER"],
             password=settings["PASSWORD"] or None,

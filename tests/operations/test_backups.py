@@ -10,7 +10,7 @@ import threading
 import types
 from pathlib import Path
 
-import psycopg2
+import psycopg
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
@@ -118,7 +118,7 @@ def test_it_restores_into_an_empty_database_without_force(platform_data, backup_
     target = f"{connection.settings_dict['NAME']}_restored"
     try:
         call_command("restore", backup.file, yes=True, database=target)
-        restored = psycopg2.connect(
+        restored = psycopg.connect(
             dbname=target, host=connection.settings_dict["HOST"], user=connection.settings_dict["USER"]
         )
         try:
@@ -264,7 +264,7 @@ def test_rows_written_during_the_backup_are_neither_dumped_nor_counted(platform_
 
 
 def test_a_second_backup_at_the_same_time_is_refused(platform_data, backup_dir):
-    holder = psycopg2.connect(dbname=connection.settings_dict["NAME"], host=connection.settings_dict["HOST"],
+    holder = psycopg.connect(dbname=connection.settings_dict["NAME"], host=connection.settings_dict["HOST"],
                               user=connection.settings_dict["USER"])  # fmt: skip
     try:
         with holder.cursor() as cursor:

@@ -70,15 +70,21 @@ def silent_port():
 
 @pytest.fixture
 def database_at(finished_checks):
-    """Points the test's database connection at another port for the test; reconnects afterwards."""
+    """Points the test's database connection (and its pool, if pooled) at another port for the test;
+    reconnects afterwards."""
     saved = connection.settings_dict["PORT"]
 
-    def _point(port):
+    def reopen():
         connection.close()
+        if connection.pool:
+            connection.close_pool()
+
+    def _point(port):
+        reopen()
         connection.settings_dict["PORT"] = port
 
     yield _point
-    connection.close()
+    reopen()
     connection.settings_dict["PORT"] = saved
 
 

@@ -2,11 +2,12 @@
 
 import datetime
 
+import psycopg
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
-from telemetry.ingest import ReadingIn, ingest_readings, parse_batch
+from telemetry.ingest import ReadingIn, WellDeleted, ingest_readings, parse_batch, store_rows, validate_readings
 from telemetry.models import Reading, ReadingChange
 from tests.factories import WellFactory
 from tests.telemetry.conftest import batch_body, reading, stored_readings
@@ -116,3 +117,46 @@ def test_a_batch_stores_every_value_as_sent(well, now):
         name: full[name] for name in Reading.METRIC_FIELDS
     }
     assert stored[now - datetime.timedelta(minutes=1)] == {name: sparse.get(name) for name in Reading.METRIC_FIELDS}
+
+
+def test_a_batch_whose_well_was_deleted_after_validation_stores_nothing(well, second_well, now):
+    rows = validate_readings(parse_batch(batch_body([reading(time=now), reading("WELL-002", now)])))
+    second_well.delete()
+    with pytest.raises(WellDeleted) as rejected:
+        store_rows(rows)
+    assert rejected.value.errors == [
+        {"index": 1, "field": "well_id", "message": "the well was deleted while this reading was stored"}
+    ]
+    assert list(stored_readings()) == []
+    assert ReadingChange.objects.count() == 0
+
+
+def test_a_single_reading_whose_well_was_deleted_after_validation_is_not_stored(well, now):
+    rows = validate_readings(parse_batch(batch_body([reading(time=now)])))
+    well.delete()
+    with pytest.raises(WellDeleted):
+        store_rows(rows)
+    assert list(stored_readings()) == []
+
+
+def another_session():
+    settings = connection.settings_dict
+    return psycopg.connect(
+        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"], autocommit=True
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_deleting_a_well_waits_for_the_batch_storing_its_readings_then_deletes_them(now):
+    subject = WellFactory(well_id="LOCK-001")
+    with another_session() as other:
+        other.execute("SET lock_timeout = '50ms'")
+        with transaction.atomic():
+            ingest([reading("LOCK-001", now - datetime.timedelta(minutes=m)) for m in range(3)])
+            with pytest.raises(psycopg.errors.LockNotAvailable):
+                other.execute("DELETE FROM wells_well WHERE id = %s", [subject.pk])
+        assert Reading.objects.filter(well=subject).count() == 3
+        other.execute("DELETE FROM telemetry_readingchange WHERE well_id = %s", [subject.pk])
+        other.execute("DELETE FROM telemetry_latestreading WHERE well_id = %s", [subject.pk])
+        other.execute("DELETE FROM wells_well WHERE id = %s", [subject.pk])
+    assert not Reading.objects.filter(well_id=subject.pk).exists()

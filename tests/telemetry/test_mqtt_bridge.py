@@ -16,7 +16,7 @@ import uuid
 from pathlib import Path
 
 import paho.mqtt.client as mqtt
-import psycopg2
+import psycopg
 import pytest
 from django.db import OperationalError, connection
 from paho.mqtt.packettypes import PacketTypes
@@ -127,9 +127,7 @@ def redelivered_before_a_new_message(bridge, publish, now):
 def another_session():
     """A second connection to the test database, to see only what the bridge has committed."""
     settings = connection.settings_dict
-    return psycopg2.connect(
-        dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"]
-    )
+    return psycopg.connect(dbname=settings["NAME"], user=settings["USER"], host=settings["HOST"], port=settings["PORT"])
 
 
 def committed_reading_count():

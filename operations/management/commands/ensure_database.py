@@ -1,9 +1,9 @@
 """Create the configured PostgreSQL database if it does not exist yet (used by `make run`)."""
 
-import psycopg2
+import psycopg
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
-from psycopg2 import sql
+from psycopg import sql
 
 
 class Command(BaseCommand):
@@ -18,8 +18,8 @@ class Command(BaseCommand):
             "password": db.get("PASSWORD") or None,
         }
         try:
-            connection = psycopg2.connect(dbname="postgres", **server)
-        except psycopg2.OperationalError as error:
+            connection = psycopg.connect(dbname="postgres", **server)
+        except psycopg.OperationalError as error:
             raise CommandError(f"PostgreSQL does not answer at {db.get('HOST')}:{db.get('PORT')}: {error}") from error
         # CREATE DATABASE cannot run in a transaction block (and `with connection` opens one).
         connection.autocommit = True
