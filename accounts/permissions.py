@@ -6,7 +6,7 @@ The matrix:
 - admin: operator + delete wells, manage users and roles, backups.
 
 Anonymous requests get 401 (the JWT authenticator supplies the WWW-Authenticate header);
-authenticated users without the role get 403.
+authenticated users without the role get 403 naming the roles that may (``RoleRequired``).
 
 Every API view names what it needs with ``permission_classes``: ``RolePermission`` (with
 ``required_roles`` per method), ``IsViewer``, ``IsOperator``, ``IsAdmin``, ``IsSignedIn`` for a caller's
@@ -14,9 +14,22 @@ own session whatever their role, or DRF's ``AllowAny`` for the sign-in endpoints
 tests/accounts/test_permission_matrix.py holds the whole matrix, endpoint by endpoint.
 """
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 
 from accounts.roles import Role, role_of
+
+
+class RoleRequired(PermissionDenied):
+    """403 for a signed-in caller whose role is too low; ``required_roles`` lists the roles that may."""
+
+    default_code = "role_required"
+
+    def __init__(self, role, held):
+        self.required_roles = [other.group_name for other in Role if other >= role]
+        needed = "the admin role" if role is Role.ADMIN else f"the {role.group_name} role or a higher one"
+        you = f"the {held.group_name} role" if held else "no role"
+        super().__init__(f"This needs {needed} ({', '.join(self.required_roles)}); you have {you}.")
 
 
 class RolePermission(BasePermission):
@@ -42,8 +55,14 @@ class RolePermission(BasePermission):
         return self.read_role if request.method in SAFE_METHODS else self.write_role
 
     def has_permission(self, request, view):
+        """True when the role suffices; False for an anonymous caller (DRF answers 401); else RoleRequired."""
         role = role_of(request.user)
-        return role is not None and role >= self.required_role(request, view)
+        required = self.required_role(request, view)
+        if role is not None and role >= required:
+            return True
+        if not (request.user and request.user.is_authenticated):
+            return False
+        raise RoleRequired(required, role)
 
 
 class IsViewer(RolePermission):

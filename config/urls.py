@@ -35,6 +35,11 @@ urlpatterns = [
     path("", include("dashboards.urls")),
 ]
 
+# Django's own 400/404/500 answer in the API's error shape on /api/ paths (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
+
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = "ESP Surveillance Platform"
 admin.site.site_title = "ESP Surveillance"

@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
+from config.errors import VALIDATION_ERROR, error_body, error_entry
 from telemetry import query
 from telemetry.api.docs import TelemetryDetailSerializer
 from telemetry.models import Reading
@@ -152,18 +153,26 @@ ReadingPageSchema = inline_serializer(
     },
 )
 
+UNKNOWN_FIELD_EXAMPLE = "Unknown field(s): flow. Choose from: " + METRICS + "."
+EMPTY_WINDOW_EXAMPLE = "end must be after start (end defaults to now)."
 BAD_PARAMETER_EXAMPLES = [
     OpenApiExample(
         "Bad parameter",
         status_codes=["400"],
         response_only=True,
-        value={"fields": ["Unknown field(s): flow. Choose from: " + METRICS + "."]},
+        value=error_body(
+            VALIDATION_ERROR,
+            f"fields: {UNKNOWN_FIELD_EXAMPLE}",
+            [error_entry("fields", UNKNOWN_FIELD_EXAMPLE, "invalid")],
+        ),
     ),
     OpenApiExample(
         "Empty window",
         status_codes=["400"],
         response_only=True,
-        value={"end": ["end must be after start (end defaults to now)."]},
+        value=error_body(
+            VALIDATION_ERROR, f"end: {EMPTY_WINDOW_EXAMPLE}", [error_entry("end", EMPTY_WINDOW_EXAMPLE, "invalid")]
+        ),
     ),
 ]
 # 401 and 403 are documented for every operation by config.schema.document_auth_errors.

@@ -7,7 +7,7 @@ from wells.api.serializers import WellSerializer
 from wells.models import Well, WellStatus
 
 # 401 and 403 are documented for every operation by config.schema.document_auth_errors.
-BAD_REQUEST = OpenApiResponse(description='A field or parameter is invalid; the body names it: {"status": ["..."]}.')
+BAD_REQUEST = OpenApiResponse(description="A field or parameter is invalid; errors names each one.")
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
 
 
