@@ -24,6 +24,7 @@ from dashboards import alarm_board, charts, fleet, fleet_map, rankings
 from dashboards import well as well_reads
 from dashboards.access import ACT_ON_ALARMS, READ, abilities, requires
 from dashboards.forms import AlarmFilterForm, CommentForm, FleetFilterForm, ShelveForm, SignInForm
+from telemetry.metrics_catalogue import unit_of
 from telemetry.query import utc_text
 from wells.models import Well
 
@@ -95,9 +96,9 @@ FLEET_COLUMNS = [
     ("well", "Well"),
     ("field", "Field"),
     ("status", "Status"),
-    ("flow", "Flow bbl/d"),
-    ("current", "Current A"),
-    ("temp", "Motor °C"),
+    ("flow", f"Flow {unit_of('flow_rate')}"),
+    ("current", f"Current {unit_of('motor_current')}"),
+    ("temp", f"Motor {unit_of('motor_temp')}"),
     ("health", "Health"),
     ("efficiency", "Efficiency"),
     ("alarms", "Open alarms"),
