@@ -121,9 +121,13 @@ def _body_for(exc, status_code):
     if isinstance(exc.detail, dict) and "messages" in exc.detail:
         return _simplejwt_body(status_code, exc.detail)
     type_ = "not_authenticated" if isinstance(exc, exceptions.NotAuthenticated) else error_type(status_code)
+    detail, errors = exc.detail, []
+    if isinstance(detail, dict | list):  # e.g. NotFound({"well": ["No well with ID 'WELL-999'."]})
+        errors = list(_validation_entries(detail))
+        detail = _validation_detail(errors)
     if status_code == status.HTTP_403_FORBIDDEN:
-        return error_body(type_, exc.detail, required_roles=list(getattr(exc, "required_roles", [])))
-    return error_body(type_, exc.detail)
+        return error_body(type_, detail, errors, required_roles=list(getattr(exc, "required_roles", [])))
+    return error_body(type_, detail, errors)
 
 
 def api_exception_handler(exc, context):

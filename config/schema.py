@@ -6,7 +6,7 @@ the shape of config/errors.py) on every operation where they can happen:
 - 400 where the caller sends something to validate: a request body or query parameters;
 - 401 where a signed-in caller is needed (no anonymous ``{}`` in ``security``);
 - 403 where a role is needed, naming it;
-- 404 where the path names something (a path parameter);
+- 404 where the path names something (a path parameter) or a page is asked for;
 - 429 where the view throttles (or documents it, as sign-in does).
 
 Views don't list these; a view that does keeps its description, and every 4xx/5xx response gets the
@@ -63,6 +63,7 @@ ERROR_REF = {"$ref": f"#/components/schemas/{ERROR}"}
 NOT_SIGNED_IN = "No valid Bearer token (missing, expired, logged out or revoked)."
 INVALID_REQUEST = "A field or parameter is invalid or the body is not JSON; errors names each one."
 NOT_FOUND = "Nothing at this address: no such object."
+NO_SUCH_PAGE = "No such page: page is below 1, not a number or past the last one."
 THROTTLED = "Too many requests; retry after the seconds in the Retry-After header."
 
 
@@ -102,6 +103,8 @@ def _may_be_refused(operation, view, method):
             refusals["403"] = _forbidden_description(role)
     if any(parameter["in"] == "path" for parameter in parameters):
         refusals["404"] = NOT_FOUND
+    elif any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
+        refusals["404"] = NO_SUCH_PAGE  # DRF's page-number pagination answers 404 for a page that isn't there
     if view.get_throttles():
         refusals["429"] = THROTTLED
     return refusals
