@@ -12,7 +12,7 @@ import pytest
 from rest_framework.test import APIClient
 
 from accounts.roles import Role
-from config.errors import ERROR_TYPES
+from config.errors import ERROR_TYPES, server_error
 from tests.accounts.auth_calls import bearer, login
 from tests.config.openapi_responses import operations, published_schema, response_problems
 from tests.factories import UserFactory
@@ -177,3 +177,11 @@ def test_every_error_answer_in_the_schema_has_the_error_body(schema):
                 problems.append(f"{method} {path} {status}: body {ref} is not the error shape")
     assert not problems, "\n".join(problems)
     assert schema["components"]["schemas"]["Error"]["required"] == ["type", "detail", "errors"]
+
+
+def test_a_server_error_on_an_api_path_is_json_in_the_shape(rf):
+    response = server_error(rf.get("/api/v1/wells/"))
+    assert response.status_code == 500
+    assert shape_problems(response) == []
+    assert response.json()["type"] == "server_error"
+    assert server_error(rf.get("/wells/"))["Content-Type"].startswith("text/html")

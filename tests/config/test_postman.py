@@ -3,6 +3,7 @@
 import json
 
 import pytest
+from django.core.management import call_command
 
 from config.postman import REFRESH_PATH, SIGN_IN_PATH, collection
 from tests.config.openapi_responses import operations, published_schema
@@ -75,8 +76,6 @@ def test_the_environment_holds_the_base_url_and_the_tokens(client, settings):
 
 
 def test_the_management_command_writes_what_the_api_serves(client, tmp_path):
-    from django.core.management import call_command
-
     call_command("postman_collection", "--output-dir", str(tmp_path), "--base-url", "http://testserver")
     written = json.loads((tmp_path / "esp-platform-postman.json").read_text())
     assert written == client.get("/api/v1/postman.json").json()
