@@ -56,7 +56,7 @@ def test_it_saves_each_users_own_preferences(operator, operator_client, viewer_c
     [
         ({"email": True}, "email"),  # the account has no address
         ({"email": False, "min_severity": "info"}, "min_severity"),
-        ({"email": False, "kinds": ["acknowledged"]}, "kinds"),
+        ({"email": False, "kinds": ["acknowledged"]}, "kinds.0"),  # the list's first item
         ({"email": False, "kinds": []}, "kinds"),
         ({"min_severity": "critical"}, "email"),
     ],
