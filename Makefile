@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test bench diagnostics-eval venv services database lint chromium prometheus
+.PHONY: run test coverage bench diagnostics-eval venv services database lint chromium prometheus
 
 # The virtualenv is rebuilt only when the pinned requirements change.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -56,6 +56,11 @@ test: venv services chromium prometheus
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+# `make coverage`: `make test` measuring line coverage of the apps (pytest-cov; what is measured is set in
+# pyproject.toml's [tool.coverage]), with a per-file report of the lines no test runs.
+coverage:
+	$(MAKE) test PYTEST_ARGS="--cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)"
 
 # `make bench`: the speed targets, as ratios against a baseline measured in the same run.
 # One file alone: make bench BENCH=tests/benchmarks/ingest.py

@@ -15,8 +15,9 @@ from django.contrib.auth.models import Group
 
 from accounts import tokens, users
 from accounts.admin_access import grantable_groups, grantable_permissions
-from accounts.models import AuthEvent
+from accounts.models import AuthEvent, ChangeEvent
 from accounts.roles import ROLE_NAMES, Role, account_role, users_with_role
+from config.readonly_admin import ReadOnlyModelAdmin
 
 User = get_user_model()
 
@@ -203,7 +204,7 @@ class PlatformGroupAdmin(GroupAdmin):
 
 
 @admin.register(AuthEvent)
-class AuthEventAdmin(admin.ModelAdmin):
+class AuthEventAdmin(ReadOnlyModelAdmin):
     """The audit log, read-only: nobody edits or deletes history from here."""
 
     list_display = ["timestamp", "event", "username", "actor", "ip_address", "user_agent"]
@@ -214,11 +215,14 @@ class AuthEventAdmin(admin.ModelAdmin):
     show_full_result_count = False  # the table only grows; don't COUNT(*) it twice per page
     readonly_fields = [field.name for field in AuthEvent._meta.fields]
 
-    def has_add_permission(self, request):
-        return False
 
-    def has_change_permission(self, request, obj=None):
-        return False
+@admin.register(ChangeEvent)
+class ChangeEventAdmin(ReadOnlyModelAdmin):
+    """The change audit trail: who created, changed or deleted which record, from where, before and after."""
 
-    def has_delete_permission(self, request, obj=None):
-        return False
+    list_display = ["timestamp", "action", "model", "object_repr", "actor_username", "via", "ip_address"]
+    list_filter = ["action", "via", "model", "timestamp"]
+    search_fields = ["object_id", "object_repr", "actor_username", "ip_address"]
+    date_hierarchy = "timestamp"
+    show_full_result_count = False  # the table only grows; don't COUNT(*) it twice per page
+    readonly_fields = [field.name for field in ChangeEvent._meta.fields]

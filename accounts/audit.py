@@ -38,6 +38,11 @@ class AuditRequestMiddleware:
             _current_request.reset(token)
 
 
+def current_request():
+    """The HTTP request being served by this thread or task, or None (Celery, commands, shells)."""
+    return _current_request.get()
+
+
 def client_ip(request):
     """The caller's IP address as a string, or None when it can't be told.
 

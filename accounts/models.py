@@ -120,3 +120,78 @@ class LoggedOutAccessToken(models.Model):
 
     def __str__(self):
         return f"{self.user} logged out token {self.jti}"
+
+
+class ChangeAction(models.TextChoices):
+    CREATED = "created", "Created"
+    CHANGED = "changed", "Changed"
+    DELETED = "deleted", "Deleted"
+
+
+class ChangeChannel(models.TextChoices):
+    API = "api", "REST API"
+    ADMIN = "admin", "Django admin"
+    DASHBOARD = "dashboard", "Dashboards"
+    SYSTEM = "system", "Task or command"
+
+
+class ChangeEventQuerySet(models.QuerySet):
+    def matching(self, *, model=None, object_id=None, actor=None, action=None, via=None, since=None, until=None):
+        """Changes to ``model`` (app_label.model), to one object, by one username, of one action, through one
+        channel, in [since, until); None skips that filter."""
+        changes = self
+        if action:
+            changes = changes.filter(action=action)
+        if model:
+            changes = changes.filter(model=model)
+        if object_id:
+            changes = changes.filter(object_id=object_id)
+        if actor:
+            changes = changes.filter(actor_username=actor)
+        if via:
+            changes = changes.filter(via=via)
+        if since:
+            changes = changes.filter(timestamp__gte=since)
+        if until:
+            changes = changes.filter(timestamp__lt=until)
+        return changes
+
+
+class ChangeEvent(models.Model):
+    """One change to a record people care about — a well, an alarm action, a user or role, a notification
+    receiver, a backup — with who made it, when, from where and the fields before and after.
+
+    Written only by ``accounts.changes``; a database trigger refuses UPDATE, and DELETE outside the
+    retention job (``accounts.changes.prune``). Secrets and password hashes are never copied in.
+    """
+
+    timestamp = models.DateTimeField(default=timezone.now)
+    action = models.CharField(max_length=8, choices=ChangeAction.choices)
+    model = models.CharField(max_length=100, help_text="app_label.model, e.g. wells.well.")
+    object_id = models.CharField(max_length=255)
+    object_repr = models.CharField(max_length=200)
+    # The name is kept as typed then, so the trail still reads after the account is renamed or removed.
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="changes_made"
+    )
+    actor_username = models.CharField(max_length=150, blank=True)
+    via = models.CharField(max_length=12, choices=ChangeChannel.choices)
+    request_method = models.CharField(max_length=10, blank=True)
+    request_path = models.CharField(max_length=512, blank=True)
+    ip_address = models.GenericIPAddressField("IP address", null=True, blank=True)
+    user_agent = models.CharField(max_length=512, blank=True)
+    before = models.JSONField(null=True, blank=True, help_text="The changed fields before; empty for a creation.")
+    after = models.JSONField(null=True, blank=True, help_text="The changed fields after; empty for a deletion.")
+
+    objects = ChangeEventQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-timestamp", "-id"]
+        indexes = [
+            models.Index(fields=["-timestamp"], name="change_event_time"),
+            models.Index(fields=["model", "object_id", "-timestamp"], name="change_event_object_time"),
+            models.Index(fields=["actor_username", "-timestamp"], name="change_event_actor_time"),
+        ]
+
+    def __str__(self):
+        return f"{self.get_action_display()} {self.model} {self.object_repr} at {self.timestamp:%Y-%m-%d %H:%M:%S}"

@@ -15,7 +15,7 @@ tests/accounts/test_permission_matrix.py holds the whole matrix, endpoint by end
 """
 
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.permissions import SAFE_METHODS, BasePermission
+from rest_framework.permissions import BasePermission
 
 from accounts.roles import Role, role_of
 
@@ -33,36 +33,29 @@ class RoleRequired(PermissionDenied):
 
 
 class RolePermission(BasePermission):
-    """Allows a request when the user's role reaches the one required for its HTTP method.
+    """Allows a request when the user's role reaches the one the view names for its HTTP method.
 
-    By default reads need a viewer, writes an operator and deletes an admin; a view narrows this
-    with ``required_role`` (one role for every method) or ``required_roles`` (per method).
+    The view names it with ``required_role`` (one role for every method) or ``required_roles`` (per
+    method; HEAD and OPTIONS need what GET needs). A method the view names no role for is refused.
     """
 
-    default_roles = {"DELETE": Role.ADMIN}
-    read_role = Role.VIEWER
-    write_role = Role.OPERATOR
-
     def required_role(self, request, view):
+        """The role this request needs, or None when the view names none for its method."""
         explicit = getattr(view, "required_role", None)
         if explicit is not None:
             return explicit
-        per_method = getattr(view, "required_roles", {})
-        if request.method in per_method:
-            return per_method[request.method]
-        if request.method in self.default_roles:
-            return self.default_roles[request.method]
-        return self.read_role if request.method in SAFE_METHODS else self.write_role
+        method = "GET" if request.method in ("HEAD", "OPTIONS") else request.method
+        return getattr(view, "required_roles", {}).get(method)
 
     def has_permission(self, request, view):
         """True when the role suffices; False for an anonymous caller (DRF answers 401); else RoleRequired."""
         role = role_of(request.user)
-        required = self.required_role(request, view)
-        if role is not None and role >= required:
+        needed = self.required_role(request, view)
+        if role is not None and needed is not None and role >= needed:
             return True
-        if not (request.user and request.user.is_authenticated):
-            return False
-        raise RoleRequired(required, role)
+        if needed is None or not (request.user and request.user.is_authenticated):
+            return False  # no role may (DRF's plain 403), or anonymous (401)
+        raise RoleRequired(needed, role)
 
 
 class IsViewer(RolePermission):

@@ -158,16 +158,6 @@ def revoke_all_tokens(user, *, reason):
     return len(blacklisted)
 
 
-def delete_expired_refresh_tokens():
-    """Forget refresh tokens (and their blacklist entries) past expiry; returns how many were deleted.
-
-    An expired refresh token is refused on its expiry alone, so its row only costs space; without
-    this the outstanding-token table grows by every sign-in for ever. Run daily by beat.
-    """
-    deleted, _ = OutstandingToken.objects.filter(expires_at__lte=timezone.now()).delete()
-    return deleted
-
-
 def delete_expired_logouts():
     """Forget logged-out access tokens past their expiry (refused on expiry alone); returns how many. Daily."""
     deleted, _ = LoggedOutAccessToken.objects.filter(expires_at__lte=timezone.now()).delete()

@@ -25,7 +25,10 @@ from django.utils.html import format_html, format_html_join
 
 from alarms import lifecycle
 from alarms.models import (
+    ALARM_FINDING_FIELDS,
+    ALARM_RESPONSE_FIELDS,
     COMMENT_MAX_LENGTH,
+    DELIVERY_OUTCOME_FIELDS,
     NOTIFYING_KINDS,
     Alarm,
     AlarmEvent,
@@ -38,6 +41,7 @@ from alarms.models import (
     generate_webhook_secret,
 )
 from analytics.models import DiagnosticType
+from config.readonly_admin import ReadOnlyModelAdmin
 from wells.models import Well
 
 
@@ -120,28 +124,13 @@ class AlarmAdmin(admin.ModelAdmin):
                     "returned_at",
                     "occurrence_count",
                     "reactivation_count",
-                    "confidence",
-                    "evidence",
-                    "recommended_action",
+                    *ALARM_FINDING_FIELDS,
                 ]
             },
         ),
         (
             "Response",
-            {
-                "fields": [
-                    "acknowledged",
-                    "unacknowledged_since",
-                    "acknowledged_at",
-                    "acknowledged_by",
-                    "escalated_at",
-                    "shelved_until",
-                    "shelved_by",
-                    "shelve_reason",
-                    "closed_at",
-                    "close_reason",
-                ]
-            },
+            {"fields": ["acknowledged", *ALARM_RESPONSE_FIELDS]},
         ),
     ]
 
@@ -434,7 +423,7 @@ class NotificationPreferenceAdmin(admin.ModelAdmin):
 
 
 @admin.register(NotificationDelivery)
-class NotificationDeliveryAdmin(admin.ModelAdmin):
+class NotificationDeliveryAdmin(ReadOnlyModelAdmin):
     """The delivery log: read-only, as the workers wrote it."""
 
     list_display = [
@@ -462,26 +451,10 @@ class NotificationDeliveryAdmin(admin.ModelAdmin):
         "recipient",
         "user",
         "webhook",
-        "status",
-        "attempts",
-        "response_code",
-        "last_error",
-        "created_at",
-        "last_attempt_at",
-        "next_attempt_at",
-        "sent_at",
+        *DELIVERY_OUTCOME_FIELDS,
         "payload",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False
 
     @admin.display(description="alarm")
     def alarm_link(self, delivery):

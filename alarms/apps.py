@@ -13,6 +13,10 @@ class AlarmsConfig(AppConfig):
     operator_editable_models = ["alarm"]
     # Who gets notified, the receivers' addresses and the delivery log are the admins' (as in the API).
     admin_only_models = ["notificationpreference", "webhookreceiver", "notificationdelivery"]
+    # The change audit trail (accounts.changes): who set what out of service and who gets notified, always;
+    # alarms when a person acts on them (their machine-made steps are AlarmEvents).
+    audited_models = ["outofservice", "notificationpreference", "webhookreceiver"]
+    audited_models_changed_by_people = ["alarm"]
 
     def ready(self):
         from alarms.lifecycle import on_diagnostics_ran

@@ -25,6 +25,31 @@ from wells.models import Well
 
 # Only these severities raise alarms; an info finding is worth a look, not an operator's attention.
 ALARM_SEVERITIES = [Severity.WARNING.value, Severity.CRITICAL.value]
+# What the diagnostics said of the condition, as the admin and the API show it.
+ALARM_FINDING_FIELDS = ["confidence", "evidence", "recommended_action"]
+# How a notification's delivery went, in the order the admin and the API show it.
+DELIVERY_OUTCOME_FIELDS = [
+    "status",
+    "attempts",
+    "response_code",
+    "last_error",
+    "created_at",
+    "last_attempt_at",
+    "next_attempt_at",
+    "sent_at",
+]
+# The control room's response to an alarm, in the order the admin and the API show it.
+ALARM_RESPONSE_FIELDS = [
+    "unacknowledged_since",
+    "acknowledged_at",
+    "acknowledged_by",
+    "escalated_at",
+    "shelved_until",
+    "shelved_by",
+    "shelve_reason",
+    "closed_at",
+    "close_reason",
+]
 SEVERITY_RANK = {Severity.INFO.value: 0, Severity.WARNING.value: 1, Severity.CRITICAL.value: 2}
 COMMENT_MAX_LENGTH = 2000
 

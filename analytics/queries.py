@@ -5,16 +5,12 @@ are keyed and indexed by; no model instances are built. Rows carry timestamps as
 datetimes (the API renders them as ISO 8601 with ``Z``).
 """
 
-from django.conf import settings
 from django.db import connection
 
-from analytics.rollups.definitions import DAILY_COLUMNS, HOURLY_AGGREGATES, HOURLY_COLUMNS
-
-_hourly = ", ".join(HOURLY_COLUMNS)
-_daily = ", ".join(DAILY_COLUMNS)
+from analytics.rollups.definitions import DAILY_ROLLUP, HOURLY_ROLLUP, aggregates, folded, select_list
 
 HOURLY = f"""
-SELECT bucket, {_hourly}
+SELECT bucket, {select_list(HOURLY_ROLLUP)}
 FROM telemetry_hourly
 WHERE well_id = %(well)s AND bucket >= %(start)s AND bucket < %(end)s
 ORDER BY bucket DESC
@@ -22,33 +18,16 @@ ORDER BY bucket DESC
 
 # Finer than stored: 15-minute buckets straight from raw readings (short windows only).
 RAW_QUARTER_HOURLY = f"""
-SELECT date_bin(interval '15 minutes', r.time, timestamptz '2000-01-01') AS bucket, {HOURLY_AGGREGATES}
+SELECT date_bin(interval '15 minutes', r.time, timestamptz '2000-01-01') AS bucket, {aggregates(HOURLY_ROLLUP)}
 FROM telemetry_reading r
 WHERE r.well_id = %(well)s AND r.time >= %(start)s AND r.time < %(end)s
 GROUP BY 1
 ORDER BY 1 DESC
 """
 
-# Coarser than stored: hourly rows folded into local days. Averages are weighted by each hour's
-# reading count (exact for the always-reported flow, intake pressure and current; for optional
-# sensors it assumes they reported with every reading).
-HOURLY_FOLDED_TO_DAYS = """
-SELECT date_trunc('day', bucket, %(tz)s) AS bucket,
-       sum(avg_flow_rate * reading_count) / sum(reading_count) AS avg_flow_rate,
-       max(max_flow_rate) AS max_flow_rate,
-       min(min_flow_rate) AS min_flow_rate,
-       sum(avg_pip * reading_count) / sum(reading_count) AS avg_pip,
-       sum(avg_casing_pressure * reading_count) / sum(reading_count) AS avg_casing_pressure,
-       sum(avg_tubing_pressure * reading_count) / sum(reading_count) AS avg_tubing_pressure,
-       sum(avg_motor_current * reading_count) / sum(reading_count) AS avg_motor_current,
-       sum(avg_motor_temp * reading_count) / sum(reading_count) AS avg_motor_temp,
-       max(max_motor_temp) AS max_motor_temp,
-       sum(avg_intake_pressure * reading_count) / sum(reading_count) AS avg_intake_pressure,
-       sum(avg_discharge_pressure * reading_count) / sum(reading_count) AS avg_discharge_pressure,
-       sum(avg_vibration * reading_count) / sum(reading_count) AS avg_vibration,
-       sum(reading_count) AS reading_count,
-       min(first_reading) AS first_reading,
-       max(last_reading) AS last_reading
+# Coarser than stored: hourly rows folded into local days (see definitions.folded).
+HOURLY_FOLDED_TO_DAYS = f"""
+SELECT date_trunc('day', bucket, analytics_timezone()) AS bucket, {folded(HOURLY_ROLLUP)}
 FROM telemetry_hourly
 WHERE well_id = %(well)s AND bucket >= %(start)s AND bucket < %(end)s
 GROUP BY 1
@@ -56,7 +35,7 @@ ORDER BY 1 DESC
 """
 
 DAILY = f"""
-SELECT bucket, (bucket AT TIME ZONE %(tz)s)::date AS local_date, {_daily}
+SELECT bucket, (bucket AT TIME ZONE analytics_timezone())::date AS local_date, {select_list(DAILY_ROLLUP)}
 FROM telemetry_daily
 WHERE well_id = %(well)s AND bucket >= %(start)s AND bucket < %(end)s
 ORDER BY bucket DESC
@@ -75,7 +54,8 @@ ORDER BY p.bucket DESC
 """
 
 DIAGNOSTICS = """
-SELECT bucket, (bucket AT TIME ZONE %(tz)s)::date AS local_date, severity, issue_count, unique_issues, issue_types
+SELECT bucket, (bucket AT TIME ZONE analytics_timezone())::date AS local_date,
+       severity, issue_count, unique_issues, issue_types
 FROM diagnostic_summary_daily
 WHERE well_id = %(well)s AND bucket >= %(start)s AND bucket < %(end)s
 ORDER BY bucket DESC,
@@ -116,11 +96,11 @@ def fetch_rows(query, params):
 
 def hourly_telemetry(well, start, end, bucket="1h"):
     query = {"1h": HOURLY, "15m": RAW_QUARTER_HOURLY, "1d": HOURLY_FOLDED_TO_DAYS}[bucket]
-    return fetch_rows(query, {"well": well.pk, "start": start, "end": end, "tz": settings.ANALYTICS_TIMEZONE})
+    return fetch_rows(query, {"well": well.pk, "start": start, "end": end})
 
 
 def daily_telemetry(well, start, end):
-    return fetch_rows(DAILY, {"well": well.pk, "start": start, "end": end, "tz": settings.ANALYTICS_TIMEZONE})
+    return fetch_rows(DAILY, {"well": well.pk, "start": start, "end": end})
 
 
 def well_performance(well, start, end):
@@ -128,7 +108,7 @@ def well_performance(well, start, end):
 
 
 def diagnostic_summary(well, start, end):
-    return fetch_rows(DIAGNOSTICS, {"well": well.pk, "start": start, "end": end, "tz": settings.ANALYTICS_TIMEZONE})
+    return fetch_rows(DIAGNOSTICS, {"well": well.pk, "start": start, "end": end})
 
 
 def fleet_overview(since):

@@ -1,12 +1,12 @@
 """Efficiency and health scores of an ESP for one hour of telemetry, both 0–100.
 
-One definition, two forms: ``efficiency_score`` / ``health_score`` in Python (unit-testable, used by
-diagnostics and tests) and ``EFFICIENCY_SQL`` / ``HEALTH_SQL``, the same formulas as SQL expressions
-used by the ``well_performance_hourly`` relation. A test checks the two agree on generated inputs.
+One definition, two forms: ``EFFICIENCY_SQL`` / ``HEALTH_SQL``, the SQL expressions of the
+``well_performance_hourly`` view, and ``efficiency_score`` / ``health_score``, the same formulas in
+Python as the independent oracle the tests check both the expressions and the deployed view against.
 
 Inputs are hourly averages (and the hourly maximum motor temperature) plus the well's own pump
-specification. A missing specification falls back to ``DEFAULT_SPECS``; a missing sensor (motor
-temperature or vibration not reported) costs no points, since it says nothing about the pump.
+specification (every well has one: the fields are required). A missing sensor (motor temperature or
+vibration not reported) costs no points, since it says nothing about the pump.
 
 Health starts at 100 and loses:
 - up to 40 points for motor temperature: nothing while the hour's maximum is below 80 % of the
@@ -33,18 +33,6 @@ class PumpSpecs:
     motor_nameplate_current_a: float
     motor_temp_limit_c: float
     vibration_limit_mm_s: float
-
-
-# Used where a well's specification is missing: a mid-size 538-series ESP, and the vibration limit
-# of ISO 10816 class II "unacceptable" (7.1 mm/s).
-DEFAULT_SPECS = PumpSpecs(
-    rated_flow_bpd=1500.0,
-    min_operating_flow_bpd=1000.0,
-    max_operating_flow_bpd=1900.0,
-    motor_nameplate_current_a=55.0,
-    motor_temp_limit_c=150.0,
-    vibration_limit_mm_s=7.1,
-)
 
 
 def _clamp(value, low=0.0, high=1.0):
@@ -82,39 +70,29 @@ def efficiency_score(specs, *, avg_flow_rate, avg_motor_current):
     return _clamp(placement + delivery, 0, 100)
 
 
-def _sql_clamp(expression):
-    return f"LEAST(1.0, GREATEST(0.0, {expression}))"
+# The same formulas over columns: h = an hourly rollup row, s = the well (its pump specification);
+# clamp(x) is LEAST(1.0, GREATEST(0.0, x)). NULL sensors cost nothing
+# (COALESCE(…, 0) on each penalty). The deployed view ``well_performance_hourly`` holds a copy made
+# by a migration: change these and add one (``analytics.checks`` fails until it is applied).
+HEALTH_SQL = """LEAST(100.0, GREATEST(0.0, 100.0
+    - COALESCE(40 * LEAST(1.0, GREATEST(0.0, (h.max_motor_temp / s.motor_temp_limit_c - 0.8) / 0.2)), 0)
+    - COALESCE(35 * LEAST(1.0, GREATEST(0.0, (h.avg_vibration / s.vibration_limit_mm_s - 0.5) / 0.5)), 0)
+    - COALESCE(25 * LEAST(1.0, GREATEST(0.0,
+        (ABS(h.avg_motor_current - s.motor_nameplate_current_a) / s.motor_nameplate_current_a - 0.1) / 0.4)), 0)))"""
 
-
-# The same formulas over columns: h = an hourly rollup row, s = the well's specs with defaults
-# applied (see SPECS_SQL). NULL sensors cost nothing (COALESCE(…, 0) on each penalty).
-HEALTH_SQL = (
-    "LEAST(100.0, GREATEST(0.0, 100.0"
-    f" - COALESCE(40 * {_sql_clamp('(h.max_motor_temp / s.motor_temp_limit_c - 0.8) / 0.2')}, 0)"
-    f" - COALESCE(35 * {_sql_clamp('(h.avg_vibration / s.vibration_limit_mm_s - 0.5) / 0.5')}, 0)"
-    " - COALESCE(25 * "
-    + _sql_clamp("(ABS(h.avg_motor_current - s.motor_nameplate_current_a) / s.motor_nameplate_current_a - 0.1) / 0.4")
-    + ", 0)))"
-)
-
-EFFICIENCY_SQL = (
-    "LEAST(100.0, GREATEST(0.0,"
-    " CASE"
-    "  WHEN h.avg_flow_rate < s.min_operating_flow_bpd THEN"
-    f"   CASE WHEN s.min_operating_flow_bpd > 0 THEN 42 * {_sql_clamp('h.avg_flow_rate / s.min_operating_flow_bpd')}"
-    "   ELSE 0 END"
-    "  WHEN h.avg_flow_rate > s.max_operating_flow_bpd THEN"
-    f"   42 * {_sql_clamp('1 - (h.avg_flow_rate - s.max_operating_flow_bpd) / s.max_operating_flow_bpd')}"
-    "  WHEN s.max_operating_flow_bpd > s.min_operating_flow_bpd THEN"
-    "   60 * (1 - 0.3 * ABS(h.avg_flow_rate - s.rated_flow_bpd)"
-    "         / (s.max_operating_flow_bpd - s.min_operating_flow_bpd))"
-    "  ELSE 60 END"
-    " + CASE WHEN h.avg_motor_current > 0 THEN 40 * "
-    + _sql_clamp("(h.avg_flow_rate / h.avg_motor_current) / (s.rated_flow_bpd / s.motor_nameplate_current_a)")
-    + " ELSE 0 END))"
-)
-
-# The well's specification with DEFAULT_SPECS filled in for anything missing, as columns of "s".
-SPECS_SQL = ", ".join(
-    f"COALESCE(w.{name}, {getattr(DEFAULT_SPECS, name)}) AS {name}" for name in PumpSpecs.__dataclass_fields__
-)
+EFFICIENCY_SQL = """LEAST(100.0, GREATEST(0.0,
+    CASE
+        WHEN h.avg_flow_rate < s.min_operating_flow_bpd THEN
+            CASE WHEN s.min_operating_flow_bpd > 0
+                 THEN 42 * LEAST(1.0, GREATEST(0.0, h.avg_flow_rate / s.min_operating_flow_bpd))
+                 ELSE 0 END
+        WHEN h.avg_flow_rate > s.max_operating_flow_bpd THEN
+            42 * LEAST(1.0, GREATEST(0.0, 1 - (h.avg_flow_rate - s.max_operating_flow_bpd) / s.max_operating_flow_bpd))
+        WHEN s.max_operating_flow_bpd > s.min_operating_flow_bpd THEN
+            60 * (1 - 0.3 * ABS(h.avg_flow_rate - s.rated_flow_bpd)
+                  / (s.max_operating_flow_bpd - s.min_operating_flow_bpd))
+        ELSE 60 END
+    + CASE WHEN h.avg_motor_current > 0
+           THEN 40 * LEAST(1.0, GREATEST(0.0,
+               (h.avg_flow_rate / h.avg_motor_current) / (s.rated_flow_bpd / s.motor_nameplate_current_a)))
+           ELSE 0 END))"""

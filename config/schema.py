@@ -75,7 +75,7 @@ def _required_role(view, method):
         for permission in view.get_permissions()
         if isinstance(permission, RolePermission)
     ]
-    return max(roles, default=None)
+    return max(filter(None, roles), default=None)
 
 
 def _forbidden_description(role):

@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "rest_framework_simplejwt.token_blacklist",
     "drf_spectacular",
     "drf_spectacular_sidecar",
+    "django_filters",
     "django_celery_beat",
     "django_prometheus",
     "accounts",
@@ -251,6 +252,8 @@ LOGIN_MAX_FAILURES_PER_IP = 20
 # How many reverse proxies in front of the app append to X-Forwarded-For. 0: the caller is REMOTE_ADDR.
 # Sign-in throttling and the audit log use it to tell callers apart; set it to 1 behind one proxy.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+# Sign-in and change audit events older than this are deleted daily (accounts.changes.prune).
+AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=30)
 
 # Base URLs the API is served at: the OpenAPI schema's servers and the Postman environment's baseUrl.
 API_SERVERS = env_list("API_SERVERS", [])
@@ -368,6 +371,7 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": timedelta(days=1),
     },
     "accounts-delete-expired-logouts": {"task": "accounts.delete_expired_logouts", "schedule": timedelta(days=1)},
+    "accounts-prune-audit-trail": {"task": "accounts.prune_audit_trail", "schedule": timedelta(days=1)},
     # Expired shelves end, then critical alarms unacknowledged too long are escalated.
     "alarms-check-alarm-timers": {"task": "alarms.check_alarm_timers", "schedule": timedelta(minutes=1)},
     # Notification deliveries left pending (broker down when enqueued, a worker lost) or due for a retry.

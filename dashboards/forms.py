@@ -11,6 +11,7 @@ from accounts.models import AuthEventKind
 from accounts.roles import role_of
 from alarms.models import COMMENT_MAX_LENGTH, AlarmState
 from analytics.models import DiagnosticType, Severity
+from dashboards import charts, rankings
 
 
 class SignInForm(ThrottledAdminAuthenticationForm):
@@ -121,6 +122,29 @@ class AlarmFilterForm(forms.Form):
     type = forms.ChoiceField(required=False, choices=[("", "Any type"), *DiagnosticType.choices], label="Type")
     days = forms.ChoiceField(required=False, choices=DAYS_CHOICES, label="Raised")
     page = forms.IntegerField(required=False, min_value=1, max_value=100_000)
+
+    def values(self):
+        return _choices_or_default(self, self.DEFAULTS)
+
+
+class RankingForm(forms.Form):
+    """Which score the rankings page ranks by, best or worst first (GET parameters; bad values fall back)."""
+
+    DEFAULTS = {"score": "efficiency", "order": "desc"}
+
+    score = forms.ChoiceField(required=False, choices=[(name, name) for name in rankings.SCORES])
+    order = forms.ChoiceField(required=False, choices=[("asc", "Worst first"), ("desc", "Best first")])
+
+    def values(self):
+        return _choices_or_default(self, self.DEFAULTS)
+
+
+class ChartRangeForm(forms.Form):
+    """The time range a well page charts (GET parameter; a bad value falls back)."""
+
+    DEFAULTS = {"range": charts.DEFAULT_RANGE}
+
+    range = forms.ChoiceField(required=False, choices=[(key, key) for key in charts.RANGES])
 
     def values(self):
         return _choices_or_default(self, self.DEFAULTS)

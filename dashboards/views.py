@@ -20,10 +20,19 @@ from django.views.decorators.http import require_GET, require_POST
 from accounts.roles import role_of
 from alarms import lifecycle
 from alarms.models import Alarm, AlarmTransitionRefused
+from config.params import not_a_choice
 from dashboards import alarm_board, charts, fleet, fleet_map, rankings
 from dashboards import well as well_reads
 from dashboards.access import ACT_ON_ALARMS, READ, abilities, requires
-from dashboards.forms import AlarmFilterForm, CommentForm, FleetFilterForm, ShelveForm, SignInForm
+from dashboards.forms import (
+    AlarmFilterForm,
+    ChartRangeForm,
+    CommentForm,
+    FleetFilterForm,
+    RankingForm,
+    ShelveForm,
+    SignInForm,
+)
 from telemetry.metrics_catalogue import unit_of
 from telemetry.query import utc_text
 from wells.models import Well
@@ -164,9 +173,7 @@ def well_detail(request, well_id):
     well = get_object_or_404(Well, well_id=well_id)
     now = timezone.now()
     lifecycle.unshelve_expired(now=now)
-    range_key = request.GET.get("range")
-    if range_key not in charts.RANGES:
-        range_key = charts.DEFAULT_RANGE
+    range_key = ChartRangeForm(request.GET).values()["range"]
     window = charts.RANGES[range_key]
     latest = well_reads.latest_reading(well, now)
     open_alarms, recent_alarms = well_reads.well_alarms(well, now)
@@ -216,7 +223,7 @@ def well_chart_data(request, well_id):
     well = get_object_or_404(Well.objects.only("pk", "well_id"), well_id=well_id)
     range_key = request.GET.get("range", charts.DEFAULT_RANGE)
     if range_key not in charts.RANGES:
-        return JsonResponse({"range": [f"Choose one of {', '.join(charts.RANGES)}."]}, status=400)
+        return JsonResponse({"range": [not_a_choice(f'"{range_key}"', charts.RANGES)]}, status=400)
     data = charts.chart_data(well, range_key, charts.clamp_points(request.GET.get("points")), timezone.now())
     response = JsonResponse(data)
     response["Cache-Control"] = "no-store"
@@ -231,8 +238,8 @@ def well_chart_data(request, well_id):
 def ranking(request):
     """/rankings/: the fleet ranked by efficiency or health, each well with its 30-day trend."""
     now = timezone.now()
-    score = request.GET.get("score") if request.GET.get("score") in rankings.SCORES else "efficiency"
-    order = "asc" if request.GET.get("order") == "asc" else "desc"
+    values = RankingForm(request.GET).values()
+    score, order = values["score"], values["order"]
     wells = rankings.ranked_wells(score, order, now)
     page, pages = _pagination(Paginator(wells, RANKING_PAGE_SIZE), request.GET.get("page"), request.GET)
     rankings.attach_trends(page.object_list, score, now)

@@ -1,10 +1,11 @@
 from django.contrib import admin
 
+from config.readonly_admin import ReadOnlyModelAdmin
 from operations.models import Backup
 
 
 @admin.register(Backup)
-class BackupAdmin(admin.ModelAdmin):
+class BackupAdmin(ReadOnlyModelAdmin):
     """Backups, read-only: they are made by `manage.py backup` and the nightly beat task, and deleted by
     retention together with their files (deleting a row here would leave its file behind)."""
 
@@ -36,12 +37,3 @@ class BackupAdmin(admin.ModelAdmin):
         "manifest",
     ]
     readonly_fields = fields
-
-    def has_add_permission(self, request):
-        return False
-
-    def has_change_permission(self, request, obj=None):
-        return False
-
-    def has_delete_permission(self, request, obj=None):
-        return False

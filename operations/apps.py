@@ -23,6 +23,9 @@ class OperationsConfig(AppConfig):
     # backups (file paths, manifests, restore results) are the admins' alone, as in the API.
     operator_editable_models = []
     admin_only_models = ["backup"]
+    # A backup someone starts or deletes (API, admin) is in the change audit trail (accounts.changes); the
+    # scheduled ones are recorded by their own rows.
+    audited_models_changed_by_people = ["backup"]
 
     def ready(self):
         # prometheus_client writes its multiprocess files into this folder and fails if it is missing.

@@ -49,7 +49,6 @@ import json
 import math
 import re
 import struct
-import zoneinfo
 from dataclasses import dataclass
 
 import msgspec
@@ -60,6 +59,7 @@ from config.text import printable, storable
 from telemetry import storage
 from telemetry.metrics_catalogue import METRICS
 from telemetry.storage.schema import READING_COLUMNS
+from wells import validity
 from wells.models import Well
 
 # How far ahead of the server clock a device's clock may be.
@@ -332,8 +332,7 @@ def _known_wells(public_ids, oldest):
     rows = Well.objects.filter(well_id__in=public_ids).values_list("well_id", "pk", "install_date", "timezone")
     wells = {}
     for public_id, pk, install_date, timezone in rows:
-        local_midnight = datetime.datetime.combine(install_date, datetime.time.min, zoneinfo.ZoneInfo(timezone))
-        first_valid_time = local_midnight.astimezone(datetime.UTC)
+        first_valid_time = validity.first_valid_time(install_date, timezone)
         wells[public_id] = _KnownWell(pk, first_valid_time, max(first_valid_time, oldest), install_date, timezone)
     return wells
 

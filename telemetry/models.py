@@ -5,16 +5,13 @@ hypertable or a daily range-partitioned table (see ``telemetry.storage``). Djang
 columns, so the ORM can read it; writes go through ``telemetry.ingest`` (COPY, ON CONFLICT DO NOTHING).
 """
 
-from django.db import connections, models
+from django.db import models
 from django.db.models.functions import Now
 
 from wells.models import Well
 
 
 class ReadingQuerySet(models.QuerySet):
-    def for_well(self, well):
-        return self.filter(well=well)
-
     def newest_before(self, well, before=None, limit=100):
         """The well's readings newest first, strictly older than ``before`` (an aware datetime) if given.
 
@@ -75,34 +72,15 @@ class Reading(models.Model):
         return f"{self.well_id} @ {self.time.isoformat()}"
 
 
-class ReadingChangeQuerySet(models.QuerySet):
-    def consume(self):
-        """Delete every committed change row and return the distinct (well pk, hour start) pairs they named.
-
-        The contract for whoever keeps rollups up to date (analytics): call this **inside the same
-        ``transaction.atomic()`` as the recomputation** of those hours. One ``DELETE … RETURNING``
-        statement takes exactly the rows committed before it started, so:
-        - a reading committed later leaves its own change row for the next refresh (nothing is lost);
-        - if the refresh fails, the rollback puts the change rows back (nothing is skipped);
-        - recomputing an hour twice is harmless, so duplicate rows are fine.
-        Returns a sorted list of ``(well_id: int, hour: aware UTC datetime)``; costs one query.
-        """
-        with connections[self.db].cursor() as cursor:
-            cursor.execute(CONSUME_READING_CHANGES)
-            return sorted(set(cursor.fetchall()))
-
-
-# Removes and returns every change row visible to this statement (see ReadingChangeQuerySet.consume).
-CONSUME_READING_CHANGES = "DELETE FROM telemetry_readingchange RETURNING well_id, hour"
-
-
 class ReadingChange(models.Model):
     """A note that readings of one well in one UTC hour were inserted, left by ingestion for the rollups.
 
     Written by ``telemetry.ingest`` in the same transaction as the readings themselves, one row per
     distinct (well, hour) whose readings were actually inserted by that ingest (duplicates that stored
     nothing leave no row). Append-only and not unique: two ingests touching the same hour leave two
-    rows. The rollup refresh consumes rows with ``ReadingChange.objects.consume()``.
+    rows. The rollup refresh on plain PostgreSQL claims rows with one ``DELETE … RETURNING`` in the same
+    transaction as it recomputes their hours, so a row committed later waits for the next refresh and a
+    failed refresh puts its rows back.
 
     ``hour`` is the start of the UTC hour (``date_trunc('hour', time, 'UTC')``); a reading at
     10:42:17Z is logged as 10:00:00Z. Late and out-of-order readings (backfills) are logged the same way,
@@ -113,8 +91,6 @@ class ReadingChange(models.Model):
     well = models.ForeignKey(Well, on_delete=models.CASCADE, db_index=False, related_name="+")
     hour = models.DateTimeField(help_text="Start of the UTC hour whose readings changed.")
     recorded_at = models.DateTimeField(db_default=Now(), help_text="When the ingest that inserted the readings ran.")
-
-    objects = ReadingChangeQuerySet.as_manager()
 
     class Meta:
         ordering = ["id"]

@@ -23,6 +23,18 @@ def validate_timezone(value):
         raise ValidationError(f"{value!r} is not an IANA time zone such as Asia/Riyadh.") from None
 
 
+# The recommended operating range must not be upside down: the database constraint, Well.clean() and the
+# API serializer all check this one rule.
+OPERATING_RANGE_ORDERED = Q(min_operating_flow_bpd__lte=F("max_operating_flow_bpd"))
+OPERATING_RANGE_MESSAGE = "The recommended minimum flow must not exceed the maximum."
+
+
+def validate_operating_range(min_flow_bpd, max_flow_bpd):
+    """Raise ValidationError on ``min_operating_flow_bpd`` when min > max; an end not given yet passes."""
+    if min_flow_bpd is not None and max_flow_bpd is not None and min_flow_bpd > max_flow_bpd:
+        raise ValidationError({"min_operating_flow_bpd": OPERATING_RANGE_MESSAGE})
+
+
 class WellStatus(models.TextChoices):
     ACTIVE = "active", "Active"
     SHUT_IN = "shut_in", "Shut-in"
@@ -88,9 +100,9 @@ class Well(models.Model):
         indexes = [models.Index(fields=["status", "field"])]
         constraints = [
             models.CheckConstraint(
-                condition=Q(min_operating_flow_bpd__lte=F("max_operating_flow_bpd")),
+                condition=OPERATING_RANGE_ORDERED,
                 name="well_operating_range_ordered",
-                violation_error_message="The recommended minimum flow must not exceed the maximum.",
+                violation_error_message=OPERATING_RANGE_MESSAGE,
             ),
             models.CheckConstraint(
                 condition=Q(rated_flow_bpd__gt=0)
@@ -107,11 +119,4 @@ class Well(models.Model):
 
     def clean(self):
         super().clean()
-        if (
-            self.min_operating_flow_bpd is not None
-            and self.max_operating_flow_bpd is not None
-            and self.min_operating_flow_bpd > self.max_operating_flow_bpd
-        ):
-            raise ValidationError(
-                {"min_operating_flow_bpd": "The recommended minimum flow must not exceed the maximum."}
-            )
+        validate_operating_range(self.min_operating_flow_bpd, self.max_operating_flow_bpd)

@@ -8,8 +8,9 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from accounts import users
-from accounts.models import AuthEvent, AuthEventKind
+from accounts.models import AuthEvent, AuthEventKind, ChangeAction, ChangeChannel, ChangeEvent
 from accounts.roles import ROLE_NAMES, Role, account_role
+from config.params import QueryParams
 
 User = get_user_model()
 
@@ -169,13 +170,9 @@ class AuthEventSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class AuditFilterSerializer(serializers.Serializer):
-    """Query parameters of the audit log."""
+class TimeWindowParams(QueryParams):
+    """The ``since`` and ``until`` query parameters of an audit trail."""
 
-    username = serializers.CharField(
-        required=False, max_length=USERNAME_MAX_LENGTH, help_text="Events about this account (exact username)."
-    )
-    event = serializers.ChoiceField(choices=AuthEventKind.values, required=False, help_text="Only this kind of event.")
     since = serializers.DateTimeField(required=False, help_text="Events at or after this time (ISO 8601).")
     until = serializers.DateTimeField(required=False, help_text="Events before this time (ISO 8601).")
 
@@ -183,3 +180,50 @@ class AuditFilterSerializer(serializers.Serializer):
         if "since" in attrs and "until" in attrs and attrs["since"] >= attrs["until"]:
             raise serializers.ValidationError({"until": "until must be later than since."})
         return attrs
+
+
+class AuditFilterSerializer(TimeWindowParams):
+    """Query parameters of the sign-in audit log."""
+
+    username = serializers.CharField(
+        required=False, max_length=USERNAME_MAX_LENGTH, help_text="Events about this account (exact username)."
+    )
+    event = serializers.ChoiceField(choices=AuthEventKind.values, required=False, help_text="Only this kind of event.")
+
+
+class ChangeEventSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ChangeEvent
+        fields = [
+            "id",
+            "timestamp",
+            "action",
+            "model",
+            "object_id",
+            "object_repr",
+            "actor_username",
+            "via",
+            "request_method",
+            "request_path",
+            "ip_address",
+            "user_agent",
+            "before",
+            "after",
+        ]
+        read_only_fields = fields
+
+
+class ChangeFilterSerializer(TimeWindowParams):
+    """Query parameters of the change audit trail."""
+
+    model = serializers.CharField(
+        required=False, max_length=100, help_text="Changes to this kind of record, e.g. wells.well or auth.user."
+    )
+    object_id = serializers.CharField(required=False, max_length=255, help_text="Changes to this record (its key).")
+    actor = serializers.CharField(
+        required=False, max_length=USERNAME_MAX_LENGTH, help_text="Changes made by this account (exact username)."
+    )
+    action = serializers.ChoiceField(choices=ChangeAction.values, required=False, help_text="Only this action.")
+    via = serializers.ChoiceField(
+        choices=ChangeChannel.values, required=False, help_text="Only changes made through this channel."
+    )

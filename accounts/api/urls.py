@@ -1,7 +1,7 @@
 from django.urls import path
 from rest_framework.routers import SimpleRouter
 
-from accounts.api.views import AuditLogView, LoginView, LogoutView, MeView, RefreshView, UserViewSet
+from accounts.api.views import AuditLogView, ChangeLogView, LoginView, LogoutView, MeView, RefreshView, UserViewSet
 
 # No trailing slashes: the paths integrations already call on the original platform.
 router = SimpleRouter(trailing_slash=False)
@@ -13,5 +13,6 @@ urlpatterns = [
     path("auth/logout", LogoutView.as_view(), name="auth-logout"),
     path("auth/me", MeView.as_view(), name="auth-me"),
     path("auth/audit", AuditLogView.as_view(), name="auth-audit"),
+    path("auth/changes", ChangeLogView.as_view(), name="auth-changes"),
     *router.urls,
 ]

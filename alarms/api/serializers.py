@@ -6,8 +6,11 @@ from rest_framework import serializers
 
 from alarms.kpis import MAX_DAYS
 from alarms.models import (
+    ALARM_FINDING_FIELDS,
+    ALARM_RESPONSE_FIELDS,
     ALARM_SEVERITIES,
     COMMENT_MAX_LENGTH,
+    DELIVERY_OUTCOME_FIELDS,
     NOTIFYING_KINDS,
     OPEN_STATES,
     Alarm,
@@ -23,6 +26,7 @@ from alarms.models import (
     all_notifying_kinds,
 )
 from analytics.models import DiagnosticType, Severity
+from config.params import QueryParams
 from wells.models import Well
 
 OPEN = "open"
@@ -73,18 +77,8 @@ class AlarmSerializer(serializers.ModelSerializer):
             "returned_at",
             "occurrence_count",
             "reactivation_count",
-            "unacknowledged_since",
-            "acknowledged_at",
-            "acknowledged_by",
-            "escalated_at",
-            "shelved_until",
-            "shelved_by",
-            "shelve_reason",
-            "closed_at",
-            "close_reason",
-            "confidence",
-            "evidence",
-            "recommended_action",
+            *ALARM_RESPONSE_FIELDS,
+            *ALARM_FINDING_FIELDS,
         ]
         read_only_fields = fields
 
@@ -97,7 +91,7 @@ class AlarmDetailSerializer(AlarmSerializer):
         read_only_fields = fields
 
 
-class AlarmFilterParams(serializers.Serializer):
+class AlarmFilterParams(QueryParams):
     state = serializers.ChoiceField(
         choices=[OPEN, *AlarmState.values],
         required=False,
@@ -124,7 +118,7 @@ class ShelveSerializer(serializers.Serializer):
     )
 
 
-class KpiParams(serializers.Serializer):
+class KpiParams(QueryParams):
     days = serializers.IntegerField(
         default=7, min_value=1, max_value=MAX_DAYS, help_text="The window: the last N days."
     )
@@ -338,19 +332,12 @@ class NotificationDeliverySerializer(serializers.ModelSerializer):
             "channel",
             "recipient",
             "webhook_id",
-            "status",
-            "attempts",
-            "response_code",
-            "last_error",
-            "created_at",
-            "last_attempt_at",
-            "next_attempt_at",
-            "sent_at",
+            *DELIVERY_OUTCOME_FIELDS,
         ]
         read_only_fields = fields
 
 
-class DeliveryFilterParams(serializers.Serializer):
+class DeliveryFilterParams(QueryParams):
     status = serializers.ChoiceField(choices=DeliveryStatus.values, required=False)
     channel = serializers.ChoiceField(choices=NotificationChannel.values, required=False)
     alarm = serializers.IntegerField(required=False, min_value=1, help_text="Only the deliveries of this alarm.")

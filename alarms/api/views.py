@@ -302,9 +302,7 @@ class AlarmViewSet(UnshelvingExpiredMixin, mixins.ListModelMixin, mixins.Retriev
         alarms = super().get_queryset()
         if self.action != "list":
             return alarms.prefetch_related(Prefetch("events", queryset=AlarmEvent.objects.select_related("actor")))
-        params = AlarmFilterParams(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
-        filters = params.validated_data
+        filters = AlarmFilterParams.validated(self.request)
         if (state := filters.get("state")) is not None:
             alarms = alarms.exclude(state=AlarmState.CLOSED) if state == OPEN else alarms.filter(state=state)
         if (severity := filters.get("severity")) is not None:
@@ -466,11 +464,8 @@ class AlarmKpiView(APIView):
     permission_classes = [IsViewer]
 
     def get(self, request):
-        params = KpiParams(data=request.query_params)
-        params.is_valid(raise_exception=True)
-        return Response(
-            AlarmKpiSerializer(kpis.alarm_kpis(days=params.validated_data["days"], now=timezone.now())).data
-        )
+        days = KpiParams.validated(request)["days"]
+        return Response(AlarmKpiSerializer(kpis.alarm_kpis(days=days, now=timezone.now())).data)
 
 
 # --- Notifications ---------------------------------------------------------------------------------
@@ -667,12 +662,11 @@ class NotificationDeliveryListView(generics.ListAPIView):
     serializer_class = NotificationDeliverySerializer
 
     def get_queryset(self):
-        params = DeliveryFilterParams(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
+        params = DeliveryFilterParams.validated(self.request)
         filters = {
-            lookup: params.validated_data[name]
+            lookup: params[name]
             for name, lookup in (("status", "status"), ("channel", "channel"), ("alarm", "event__alarm_id"))
-            if name in params.validated_data
+            if name in params
         }
         return (
             NotificationDelivery.objects.filter(**filters)

@@ -10,6 +10,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsOperator, IsViewer
 from analytics.diagnostics.engine import run_well
 from analytics.models import DiagnosticResult, DiagnosticType, Severity
+from config.params import QueryParams
 from wells.models import Well
 
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
@@ -94,7 +95,7 @@ class RunDiagnosticsView(APIView):
         return Response(DiagnosticRunSerializer(body).data)
 
 
-class FindingFilters(serializers.Serializer):
+class FindingFilters(QueryParams):
     well_id = serializers.CharField(required=False, max_length=24, help_text="Only this well's findings.")
     type = serializers.ChoiceField(choices=DiagnosticType.values, required=False, help_text="Only this condition.")
     severity = serializers.ChoiceField(choices=Severity.values, required=False)
@@ -123,7 +124,7 @@ class NewestFirst(CursorPagination):
     parameters=[FindingFilters],
     responses={
         200: StoredFindingSerializer(many=True),
-        400: OpenApiResponse(description="A filter is invalid; the body names it."),
+        400: OpenApiResponse(description="A filter is invalid; errors names it."),
         404: NOT_FOUND,
     },
     examples=[
@@ -152,9 +153,7 @@ class FindingListView(generics.ListAPIView):
     pagination_class = NewestFirst
 
     def get_queryset(self):
-        filters = FindingFilters(data=self.request.query_params)
-        filters.is_valid(raise_exception=True)
-        wanted = filters.validated_data
+        wanted = FindingFilters.validated(self.request)
         findings = DiagnosticResult.objects.select_related("well")
         if "well_id" in wanted:
             findings = findings.filter(well=get_object_or_404(Well, well_id=wanted["well_id"]))

@@ -3,7 +3,7 @@
 A window is either the last ``hours`` / ``days`` (whole buckets, the current one included) or an
 explicit ``start`` / ``end`` (ISO 8601; ``end`` defaults to now).
 
-A parameter given empty (``?order=``) is refused like any other bad value, not taken as its default.
+Parsed by ``config.params.QueryParams``: an empty parameter is refused, a bad choice lists the choices.
 """
 
 import datetime
@@ -12,6 +12,8 @@ import zoneinfo
 from django.conf import settings
 from django.utils import timezone
 from rest_framework import serializers
+
+from config.params import QueryParams
 
 MAX_HOURS = 8_784  # a leap year
 MAX_DAYS = 3_660  # ten years
@@ -27,18 +29,6 @@ def start_of_hour(moment):
 def start_of_local_day(moment):
     local = timezone.localtime(moment, zoneinfo.ZoneInfo(settings.ANALYTICS_TIMEZONE))
     return local.replace(hour=0, minute=0, second=0, microsecond=0)
-
-
-class QueryParams(serializers.Serializer):
-    """Query parameters, validated as values given: an empty one is an error naming it, not the default."""
-
-    @classmethod
-    def validated(cls, request):
-        """The validated parameters of ``request``; raises ValidationError (400) naming each bad one."""
-        # A QueryDict makes DRF treat "" as "not given" for a field with a default; a plain dict does not.
-        params = cls(data=request.query_params.dict())
-        params.is_valid(raise_exception=True)
-        return params.validated_data
 
 
 class _WindowParams(QueryParams):

@@ -1,52 +1,32 @@
 """The four rollups: same relation names and columns on both storage backends.
 
 - ``telemetry_hourly``: per well and UTC hour, averages/min/max of the readings;
-- ``telemetry_daily``: per well and *local* day in ``ANALYTICS_TIMEZONE`` (a Saudi field's day
-  ends at midnight Riyadh time, not at 03:00 local as a UTC day would);
+- ``telemetry_daily``: per well and *local* day of ``analytics_timezone()`` (ANALYTICS_TIMEZONE when
+  migrated: a Saudi field's day ends at midnight Riyadh time, not at 03:00 local as a UTC day would);
 - ``well_performance_hourly``: ``telemetry_hourly`` joined with each well's pump specification,
   scored by ``analytics.scoring`` (efficiency and health, 0–100);
 - ``diagnostic_summary_daily``: per well, local day and severity, what the diagnostics engine found.
 
-How each is kept differs by backend (``postgres.py``, ``timescaledb.py``); what the rest of the code
-reads does not. The aggregate column lists live in ``definitions.py`` and are used by both.
+How each is kept differs by backend (``postgres.py``, ``timescaledb.py``, each with ``refresh``,
+``expire``, ``NEWEST_MATERIALIZED`` and ``definitions``); what the rest of the code reads does not.
+The columns live in ``definitions.py``. Migrations build the relations from literal copies of this
+SQL; ``analytics.checks`` compares the database with it.
 """
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import connection
 from django.utils import timezone
-from psycopg2 import sql
 
 from analytics import metrics
-from analytics.rollups import postgres, shared, timescaledb
+from analytics.rollups import postgres, timescaledb
 from telemetry.storage import backend as current_backend
 
-# How many refreshed hours make the change log worth vacuuming straight away.
-VACUUM_AFTER_HOURS = 10_000
+BACKENDS = {"postgres": postgres, "timescaledb": timescaledb}
 
 
-def create_rollups(cursor, backend):
-    """Build the four relations for ``backend`` ('postgres' or 'timescaledb'); run by a migration."""
-    if backend == "timescaledb":
-        timescaledb.create(
-            cursor,
-            settings.ANALYTICS_TIMEZONE,
-            settings.ROLLUP_HOURLY_RETENTION_DAYS,
-            settings.ROLLUP_DAILY_RETENTION_DAYS,
-        )
-    else:
-        postgres.create(cursor, settings.ANALYTICS_TIMEZONE)
-    cursor.execute(shared.CREATE_PERFORMANCE_VIEW)
-    cursor.execute(sql_with_timezone(shared.CREATE_DIAGNOSTIC_SUMMARY_VIEW))
-
-
-def drop_rollups(cursor, backend):
-    cursor.execute(shared.DROP_SHARED_VIEWS)
-    (timescaledb if backend == "timescaledb" else postgres).drop(cursor)
-
-
-def sql_with_timezone(statement):
-    """``statement`` with its ``{tz}`` placeholder bound to ANALYTICS_TIMEZONE as a literal."""
-    return sql.SQL(statement).format(tz=sql.Literal(settings.ANALYTICS_TIMEZONE))
+def storage():
+    """The rollup module of the database's storage backend (None before migrate)."""
+    return BACKENDS.get(current_backend())
 
 
 def refresh_rollups(start=None, end=None):
@@ -55,17 +35,8 @@ def refresh_rollups(start=None, end=None):
     Without a range, only what changed since the last refresh is recomputed; with one, every
     bucket in [start, end) is (``manage.py refresh_rollups --from --to``).
     """
-    with metrics.refreshing_rollups(), connection.cursor() as cursor:
-        if current_backend() == "timescaledb":
-            timescaledb.refresh(cursor, start, end)
-            return {"backend": "timescaledb"}
-        with transaction.atomic():
-            hours = postgres.refresh(cursor, settings.ANALYTICS_TIMEZONE, start, end)
-        if hours >= VACUUM_AFTER_HOURS and not connection.in_atomic_block:
-            # A big claim (a backfill) leaves the change log full of dead rows that the views scan
-            # on every read until autovacuum comes round; clear them now.
-            cursor.execute(postgres.VACUUM_CHANGES)
-        return {"backend": "postgres", "hours": hours}
+    with metrics.refreshing_rollups():
+        return storage().refresh(start, end)
 
 
 def refresh_lag():
@@ -73,9 +44,8 @@ def refresh_lag():
 
     For health checks and metrics: a lag that keeps growing means the refresh is not running.
     """
-    query = timescaledb.NEWEST_MATERIALIZED if current_backend() == "timescaledb" else postgres.NEWEST_MATERIALIZED
     with connection.cursor() as cursor:
-        cursor.execute(query)
+        cursor.execute(storage().NEWEST_MATERIALIZED)
         row = cursor.fetchone()
     newest = row[0] if row else None
     if newest is None or newest.year < 1900:
@@ -84,11 +54,5 @@ def refresh_lag():
 
 
 def expire_rollups():
-    """Delete rollup rows past their retention (TimescaleDB does this with its own policies)."""
-    if current_backend() == "timescaledb":
-        return
-    with connection.cursor() as cursor:
-        cursor.execute(postgres.DELETE_EXPIRED_HOURLY, [settings.ROLLUP_HOURLY_RETENTION_DAYS])
-        if settings.ROLLUP_DAILY_RETENTION_DAYS:
-            cursor.execute(postgres.DELETE_EXPIRED_DAILY, [settings.ROLLUP_DAILY_RETENTION_DAYS])
-        cursor.execute(postgres.DELETE_ORPHANS)
+    """Delete rollup rows past their retention, where the backend does not do it itself."""
+    storage().expire(settings.ROLLUP_HOURLY_RETENTION_DAYS, settings.ROLLUP_DAILY_RETENTION_DAYS)

@@ -6,11 +6,16 @@ and the local days containing them — from raw readings, so late and out-of-ord
 without recomputing anything else. Until it has run, the views ``telemetry_hourly`` and
 ``telemetry_daily`` answer the still-pending buckets from raw readings and every other bucket from
 the tables: a read is as current as the readings table, refreshed or not.
+
+The tables are built by migration 0002; the views and the functions they call are defined here and
+deployed by the migration named in ``DEPLOYED_BY``, which holds a literal copy of each.
 """
 
-from psycopg2 import sql
+from django.db import connection, transaction
 
-from analytics.rollups.definitions import DAILY_AGGREGATES, DAILY_COLUMNS, HOURLY_AGGREGATES, HOURLY_COLUMNS
+from analytics.rollups.definitions import DAILY_ROLLUP, HOURLY_ROLLUP, aggregates, select_list, typed
+
+DEPLOYED_BY = "0005_pending_buckets_per_well_and_analytics_timezone"
 
 HOURLY_TABLE = "analytics_telemetry_hourly_rollup"
 DAILY_TABLE = "analytics_telemetry_daily_rollup"
@@ -19,213 +24,224 @@ CHANGES = "telemetry_readingchange"  # (well_id, hour): written by telemetry.ing
 # Serializes refreshes (beat every minute, plus manual runs) so two never claim the same entries.
 REFRESH_LOCK = 0x45535052  # "ESPR"
 
-_HOURLY_TYPES = {"reading_count": "bigint NOT NULL", "first_reading": "timestamptz", "last_reading": "timestamptz"}
-_DAILY_TYPES = {"reading_count": "bigint NOT NULL"}
+# How many refreshed hours make the change log worth vacuuming, and the rollup tables worth
+# analyzing, straight away: after a backfill the planner would otherwise misjudge both.
+VACUUM_AFTER_HOURS = 10_000
 
-
-# No foreign key to wells_well: rollups are derived data, readers reach them through a well, and
-# the rows of a deleted well are removed by ``DELETE_ORPHANS`` during maintenance. (A foreign key
-# would also stop Django's test flush from truncating wells, since these tables are not models.)
-def _table_ddl(name, columns, types):
-    body = ",\n    ".join(f"{column} {types.get(column, 'double precision')}" for column in columns)
-    return f"""
-CREATE TABLE {name} (
-    bucket timestamptz NOT NULL,
-    well_id bigint NOT NULL,
-    {body},
-    PRIMARY KEY (well_id, bucket)
-)"""
-
-
-_hourly_list = ", ".join(f"m.{c}" for c in HOURLY_COLUMNS)
-_daily_list = ", ".join(f"m.{c}" for c in DAILY_COLUMNS)
-
-
-def _returns(columns, types):
-    return ", ".join(
-        f"{column} {types.get(column, 'double precision').removesuffix(' NOT NULL')}" for column in columns
-    )
-
-
-# One pending bucket aggregated from raw readings. PL/pgSQL on purpose: the views below call these
-# only for pending buckets, so a read that has none never plans the readings table, and one that
-# has some plans the few partitions its bucket touches — instead of planning a join over every
-# partition on every read (tens of milliseconds with a year of daily partitions).
-CREATE_HOURLY_FROM_RAW = f"""
-CREATE OR REPLACE FUNCTION telemetry_hourly_from_raw(p_well bigint, p_bucket timestamptz)
-RETURNS TABLE ({_returns(HOURLY_COLUMNS, _HOURLY_TYPES)})
-LANGUAGE plpgsql STABLE AS $$
-#variable_conflict use_column
+# Every pending hour of one well, aggregated from raw readings by one query. Dynamic SQL on purpose:
+# EXECUTE plans with the actual bounds ($3, $4), so only the partitions between the well's oldest
+# and newest pending hour are planned and locked (a cached plan locks every partition on every
+# read). LATERAL makes each bucket one index range scan whatever the partitions' statistics say.
+CREATE_HOURLY_PENDING = f"""
+CREATE OR REPLACE FUNCTION telemetry_hourly_pending(p_well bigint)
+RETURNS TABLE (bucket timestamptz, {typed(HOURLY_ROLLUP)})
+LANGUAGE plpgsql STABLE AS $function$
+DECLARE
+    hours timestamptz[];
 BEGIN
-    RETURN QUERY
-    SELECT {HOURLY_AGGREGATES}
-    FROM telemetry_reading r
-    WHERE r.well_id = p_well AND r.time >= p_bucket AND r.time < p_bucket + interval '1 hour'
-    HAVING count(*) > 0;
-END $$
+    SELECT array_agg(DISTINCT c.hour ORDER BY c.hour) INTO hours FROM {CHANGES} c WHERE c.well_id = p_well;
+    IF hours IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE $query$
+    SELECT p.bucket, raw.*
+    FROM unnest($2) AS p (bucket)
+    CROSS JOIN LATERAL (
+        SELECT {aggregates(HOURLY_ROLLUP)}
+        FROM telemetry_reading r
+        WHERE r.well_id = $1 AND r.time >= p.bucket AND r.time < p.bucket + interval '1 hour'
+          AND r.time >= $3 AND r.time < $4 + interval '1 hour'
+        HAVING count(*) > 0
+    ) raw
+    $query$ USING p_well, hours, hours[1], hours[cardinality(hours)];
+END
+$function$
 """
 
-# A local day is 23 to 25 hours long; the range lets the index do the work and the date_trunc
-# equality keeps exactly that day's readings.
-CREATE_DAILY_FROM_RAW = f"""
-CREATE OR REPLACE FUNCTION telemetry_daily_from_raw(p_well bigint, p_day timestamptz, p_timezone text)
-RETURNS TABLE ({_returns(DAILY_COLUMNS, _DAILY_TYPES)})
-LANGUAGE plpgsql STABLE AS $$
-#variable_conflict use_column
+# The same for the local days (of analytics_timezone()) that contain a pending hour. An hour can
+# straddle two local days where the offset is not whole hours (India, Nepal), hence both ends of
+# each hour. A local day is 23 to 25 hours long: the range lets the index do the work and the
+# date_trunc equality keeps exactly that day's readings.
+CREATE_DAILY_PENDING = f"""
+CREATE OR REPLACE FUNCTION telemetry_daily_pending(p_well bigint)
+RETURNS TABLE (bucket timestamptz, {typed(DAILY_ROLLUP)})
+LANGUAGE plpgsql STABLE AS $function$
+DECLARE
+    days timestamptz[];
 BEGIN
-    RETURN QUERY
-    SELECT {DAILY_AGGREGATES}
-    FROM telemetry_reading r
-    WHERE r.well_id = p_well AND r.time >= p_day AND r.time < p_day + interval '26 hours'
-      AND date_trunc('day', r.time, p_timezone) = p_day
-    HAVING count(*) > 0;
-END $$
+    SELECT array_agg(DISTINCT d.day ORDER BY d.day) INTO days
+    FROM {CHANGES} c,
+         LATERAL (VALUES (date_trunc('day', c.hour, analytics_timezone())),
+                         (date_trunc('day', c.hour + interval '1 hour' - interval '1 microsecond',
+                                     analytics_timezone()))) AS d (day)
+    WHERE c.well_id = p_well;
+    IF days IS NULL THEN
+        RETURN;
+    END IF;
+    RETURN QUERY EXECUTE $query$
+    SELECT p.bucket, raw.*
+    FROM unnest($2) AS p (bucket)
+    CROSS JOIN LATERAL (
+        SELECT {aggregates(DAILY_ROLLUP)}
+        FROM telemetry_reading r
+        WHERE r.well_id = $1 AND r.time >= p.bucket AND r.time < p.bucket + interval '26 hours'
+          AND date_trunc('day', r.time, analytics_timezone()) = p.bucket
+          AND r.time >= $3 AND r.time < $4 + interval '26 hours'
+        HAVING count(*) > 0
+    ) raw
+    $query$ USING p_well, days, days[1], days[cardinality(days)];
+END
+$function$
 """
 
-# Materialized rows whose bucket has no pending change, plus pending buckets computed from raw
-# readings. Filters on well_id and bucket reach both arms, so a read touches only its own rows.
-CREATE_HOURLY_VIEW = f"""
-CREATE OR REPLACE VIEW telemetry_hourly AS
-SELECT m.bucket, m.well_id, {_hourly_list}
+# Materialized rows whose bucket has no pending change, plus each pending well's pending buckets
+# computed from raw readings. A filter on well_id reaches both arms.
+HOURLY_VIEW = f"""
+SELECT m.bucket, m.well_id, {select_list(HOURLY_ROLLUP, "m")}
 FROM {HOURLY_TABLE} m
 WHERE NOT EXISTS (SELECT 1 FROM {CHANGES} c WHERE c.well_id = m.well_id AND c.hour = m.bucket)
 UNION ALL
-SELECT p.bucket, p.well_id, raw.*
-FROM (SELECT DISTINCT c.well_id, c.hour AS bucket FROM {CHANGES} c) p
-CROSS JOIN LATERAL telemetry_hourly_from_raw(p.well_id, p.bucket) raw
+SELECT raw.bucket, p.well_id, {select_list(HOURLY_ROLLUP, "raw")}
+FROM (SELECT DISTINCT c.well_id FROM {CHANGES} c) p
+CROSS JOIN LATERAL telemetry_hourly_pending(p.well_id) raw
 """
 
-
-def _local_days_of_hours(relation, hour):
-    """SQL for the distinct (well_id, local day start) of the (well_id, ``hour``) rows of ``relation``.
-
-    An hour can straddle two local days where the offset is not whole hours (India, Nepal), hence
-    both ends of each hour. ``{tz}`` is left for the caller to bind.
-    """
-    return f"""
-SELECT well_id, date_trunc('day', {hour}, {{tz}}) AS bucket FROM {relation}
-UNION
-SELECT well_id, date_trunc('day', {hour} + interval '1 hour' - interval '1 microsecond', {{tz}}) FROM {relation}
-"""
-
-
-# The local days that contain a changed hour.
-_PENDING_DAYS = _local_days_of_hours(CHANGES, "hour")
-
-CREATE_DAILY_VIEW = f"""
-CREATE OR REPLACE VIEW telemetry_daily AS
-SELECT m.bucket, m.well_id, {_daily_list}
+DAILY_VIEW = f"""
+SELECT m.bucket, m.well_id, {select_list(DAILY_ROLLUP, "m")}
 FROM {DAILY_TABLE} m
 WHERE NOT EXISTS (
-    SELECT 1 FROM ({_PENDING_DAYS}) p WHERE p.well_id = m.well_id AND p.bucket = m.bucket
+    SELECT 1 FROM {CHANGES} c
+    WHERE c.well_id = m.well_id
+      AND m.bucket IN (date_trunc('day', c.hour, analytics_timezone()),
+                       date_trunc('day', c.hour + interval '1 hour' - interval '1 microsecond', analytics_timezone()))
 )
 UNION ALL
-SELECT p.bucket, p.well_id, raw.*
-FROM ({_PENDING_DAYS}) p
-CROSS JOIN LATERAL telemetry_daily_from_raw(p.well_id, p.bucket, {{tz}}) raw
+SELECT raw.bucket, p.well_id, {select_list(DAILY_ROLLUP, "raw")}
+FROM (SELECT DISTINCT c.well_id FROM {CHANGES} c) p
+CROSS JOIN LATERAL telemetry_daily_pending(p.well_id) raw
 """
-
-
-def install_views(cursor, timezone):
-    """(Re)create the real-time views and the functions they call; safe to run again."""
-    cursor.execute(CREATE_HOURLY_FROM_RAW)
-    cursor.execute(CREATE_DAILY_FROM_RAW)
-    cursor.execute(CREATE_HOURLY_VIEW)
-    cursor.execute(sql.SQL(CREATE_DAILY_VIEW).format(tz=sql.Literal(timezone)))
-
-
-def create(cursor, timezone):
-    """Build the rollup tables and views (run by the analytics migration)."""
-    cursor.execute(_table_ddl(HOURLY_TABLE, HOURLY_COLUMNS, _HOURLY_TYPES))
-    cursor.execute(_table_ddl(DAILY_TABLE, DAILY_COLUMNS, _DAILY_TYPES))
-    cursor.execute(f"CREATE INDEX {HOURLY_TABLE}_bucket ON {HOURLY_TABLE} (bucket)")
-    cursor.execute(f"CREATE INDEX {DAILY_TABLE}_bucket ON {DAILY_TABLE} (bucket)")
-    install_views(cursor, timezone)
-
-
-def drop(cursor):
-    cursor.execute(
-        f"DROP VIEW IF EXISTS telemetry_daily; DROP VIEW IF EXISTS telemetry_hourly;"
-        f" DROP FUNCTION IF EXISTS telemetry_daily_from_raw; DROP FUNCTION IF EXISTS telemetry_hourly_from_raw;"
-        f" DROP TABLE IF EXISTS {DAILY_TABLE}; DROP TABLE IF EXISTS {HOURLY_TABLE};"
-    )
-
 
 # Claim every visible change entry (entries of ingests still in flight stay for the next run),
 # then replace the claimed hours and days with aggregates of their raw readings. One transaction:
-# readers see either the old rows plus pending entries or the new rows, never a gap.
+# readers see either the old rows plus pending entries or the new rows, never a gap. The temp
+# tables are created first and filled by plain INSERTs so that every statement takes bound
+# parameters (a CREATE TABLE … AS cannot).
+CREATE_REFRESH_TABLES = (
+    "CREATE TEMP TABLE refresh_hours (well_id bigint, bucket timestamptz) ON COMMIT DROP",
+    "CREATE TEMP TABLE refresh_days (well_id bigint, bucket timestamptz) ON COMMIT DROP",
+)
+
 CLAIM_CHANGES = f"""
-CREATE TEMP TABLE refresh_hours ON COMMIT DROP AS
 WITH claimed AS (DELETE FROM {CHANGES} RETURNING well_id, hour)
-SELECT DISTINCT well_id, hour AS bucket FROM claimed
+INSERT INTO refresh_hours
+SELECT DISTINCT well_id, hour FROM claimed
 """
 
 CLAIM_RANGE = f"""
-CREATE TEMP TABLE refresh_hours ON COMMIT DROP AS
 WITH claimed AS (DELETE FROM {CHANGES} WHERE hour >= %(start)s AND hour < %(end)s RETURNING well_id, hour)
-SELECT DISTINCT well_id, hour AS bucket FROM claimed
+INSERT INTO refresh_hours
+SELECT DISTINCT well_id, hour FROM claimed
 UNION
-SELECT DISTINCT r.well_id, date_trunc('hour', r.time) FROM telemetry_reading r
+SELECT DISTINCT r.well_id, date_trunc('hour', r.time, 'UTC') FROM telemetry_reading r
 WHERE r.time >= %(start)s AND r.time < %(end)s
 UNION
 SELECT m.well_id, m.bucket FROM {HOURLY_TABLE} m WHERE m.bucket >= %(start)s AND m.bucket < %(end)s
 """
 
-REFRESH_DAYS_FROM_HOURS = "CREATE TEMP TABLE refresh_days ON COMMIT DROP AS" + _local_days_of_hours(
-    "refresh_hours", "bucket"
+COUNT_REFRESH_HOURS = "SELECT count(*) FROM refresh_hours"
+
+REFRESH_DAYS_FROM_HOURS = """
+INSERT INTO refresh_days
+SELECT well_id, date_trunc('day', bucket, analytics_timezone()) FROM refresh_hours
+UNION
+SELECT well_id, date_trunc('day', bucket + interval '1 hour' - interval '1 microsecond', analytics_timezone())
+FROM refresh_hours
+"""
+
+DELETE_REFRESHED_HOURS = (
+    f"DELETE FROM {HOURLY_TABLE} m USING refresh_hours p WHERE m.well_id = p.well_id AND m.bucket = p.bucket"
 )
 
-REPLACE_HOURS = f"""
-DELETE FROM {HOURLY_TABLE} m USING refresh_hours p WHERE m.well_id = p.well_id AND m.bucket = p.bucket;
-INSERT INTO {HOURLY_TABLE} (bucket, well_id, {", ".join(HOURLY_COLUMNS)})
-SELECT p.bucket, p.well_id, {HOURLY_AGGREGATES}
+INSERT_REFRESHED_HOURS = f"""
+INSERT INTO {HOURLY_TABLE} (bucket, well_id, {select_list(HOURLY_ROLLUP)})
+SELECT p.bucket, p.well_id, {aggregates(HOURLY_ROLLUP)}
 FROM refresh_hours p
 JOIN telemetry_reading r
   ON r.well_id = p.well_id AND r.time >= p.bucket AND r.time < p.bucket + interval '1 hour'
-GROUP BY p.bucket, p.well_id;
+GROUP BY p.bucket, p.well_id
 """
 
-REPLACE_DAYS = f"""
-DELETE FROM {DAILY_TABLE} m USING refresh_days p WHERE m.well_id = p.well_id AND m.bucket = p.bucket;
-INSERT INTO {DAILY_TABLE} (bucket, well_id, {", ".join(DAILY_COLUMNS)})
-SELECT p.bucket, p.well_id, {DAILY_AGGREGATES}
+DELETE_REFRESHED_DAYS = (
+    f"DELETE FROM {DAILY_TABLE} m USING refresh_days p WHERE m.well_id = p.well_id AND m.bucket = p.bucket"
+)
+
+INSERT_REFRESHED_DAYS = f"""
+INSERT INTO {DAILY_TABLE} (bucket, well_id, {select_list(DAILY_ROLLUP)})
+SELECT p.bucket, p.well_id, {aggregates(DAILY_ROLLUP)}
 FROM refresh_days p
 JOIN telemetry_reading r
   ON r.well_id = p.well_id AND r.time >= p.bucket AND r.time < p.bucket + interval '26 hours'
- AND date_trunc('day', r.time, {{tz}}) = p.bucket
-GROUP BY p.bucket, p.well_id;
+ AND date_trunc('day', r.time, analytics_timezone()) = p.bucket
+GROUP BY p.bucket, p.well_id
 """
 
+DROP_REFRESH_TABLES = ("DROP TABLE refresh_hours", "DROP TABLE refresh_days")
 
-def refresh(cursor, timezone, start=None, end=None):
-    """Recompute pending hours and days (or every bucket in [start, end)); returns hours refreshed.
-
-    Must run inside a transaction (the caller's ``transaction.atomic``).
-    """
-    tz = sql.Literal(timezone)
-    cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
-    if start is None and end is None:
-        cursor.execute(CLAIM_CHANGES)
-    else:
-        cursor.execute(CLAIM_RANGE, {"start": start, "end": end})
-    cursor.execute("SELECT count(*) FROM refresh_hours")
-    (hours,) = cursor.fetchone()
-    if hours:
-        cursor.execute(sql.SQL(REFRESH_DAYS_FROM_HOURS).format(tz=tz))
-        cursor.execute(REPLACE_HOURS)
-        cursor.execute(sql.SQL(REPLACE_DAYS).format(tz=tz))
-    cursor.execute("DROP TABLE refresh_hours; DROP TABLE IF EXISTS refresh_days")
-    return hours
-
+AFTER_BIG_REFRESH = (f"VACUUM (ANALYZE) {CHANGES}", f"ANALYZE {HOURLY_TABLE}", f"ANALYZE {DAILY_TABLE}")
 
 NEWEST_MATERIALIZED = f"SELECT max(bucket) FROM {HOURLY_TABLE}"
-
-VACUUM_CHANGES = f"VACUUM (ANALYZE) {CHANGES}"
 
 DELETE_EXPIRED_HOURLY = f"DELETE FROM {HOURLY_TABLE} WHERE bucket < now() - %s * interval '1 day'"
 DELETE_EXPIRED_DAILY = f"DELETE FROM {DAILY_TABLE} WHERE bucket < now() - %s * interval '1 day'"
 
-DELETE_ORPHANS = f"""
-DELETE FROM {HOURLY_TABLE} m WHERE NOT EXISTS (SELECT 1 FROM wells_well w WHERE w.id = m.well_id);
-DELETE FROM {DAILY_TABLE} m WHERE NOT EXISTS (SELECT 1 FROM wells_well w WHERE w.id = m.well_id);
-"""
+DELETE_ORPHANS = (
+    f"DELETE FROM {HOURLY_TABLE} m WHERE NOT EXISTS (SELECT 1 FROM wells_well w WHERE w.id = m.well_id)",
+    f"DELETE FROM {DAILY_TABLE} m WHERE NOT EXISTS (SELECT 1 FROM wells_well w WHERE w.id = m.well_id)",
+)
+
+
+def definitions():
+    """What this backend deploys besides the tables, as (kind, name, SQL): checked by analytics.checks."""
+    return [
+        ("function", "telemetry_hourly_pending", CREATE_HOURLY_PENDING),
+        ("function", "telemetry_daily_pending", CREATE_DAILY_PENDING),
+        ("view", "telemetry_hourly", HOURLY_VIEW),
+        ("view", "telemetry_daily", DAILY_VIEW),
+    ]
+
+
+def refresh(start=None, end=None):
+    """Recompute pending hours and days (or every bucket in [start, end)); returns what it did."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_advisory_xact_lock(%s)", [REFRESH_LOCK])
+        for statement in CREATE_REFRESH_TABLES:
+            cursor.execute(statement)
+        if start is None and end is None:
+            cursor.execute(CLAIM_CHANGES)
+        else:
+            cursor.execute(CLAIM_RANGE, {"start": start, "end": end})
+        cursor.execute(COUNT_REFRESH_HOURS)
+        (hours,) = cursor.fetchone()
+        if hours:
+            cursor.execute(REFRESH_DAYS_FROM_HOURS)
+            cursor.execute(DELETE_REFRESHED_HOURS)
+            cursor.execute(INSERT_REFRESHED_HOURS)
+            cursor.execute(DELETE_REFRESHED_DAYS)
+            cursor.execute(INSERT_REFRESHED_DAYS)
+        for statement in DROP_REFRESH_TABLES:
+            cursor.execute(statement)
+    if hours >= VACUUM_AFTER_HOURS and not connection.in_atomic_block:
+        with connection.cursor() as cursor:
+            for statement in AFTER_BIG_REFRESH:
+                cursor.execute(statement)
+    return {"backend": "postgres", "hours": hours}
+
+
+def expire(hourly_days, daily_days):
+    """Delete rollup rows past their retention (0 days: kept for ever) and rows of deleted wells."""
+    with connection.cursor() as cursor:
+        cursor.execute(DELETE_EXPIRED_HOURLY, [hourly_days])
+        if daily_days:
+            cursor.execute(DELETE_EXPIRED_DAILY, [daily_days])
+        for statement in DELETE_ORPHANS:
+            cursor.execute(statement)

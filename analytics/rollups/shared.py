@@ -5,16 +5,26 @@ pump specifications: a materialized score would keep the specification it was co
 an engineer corrects it, and scoring a day of hourly rows costs microseconds.
 ``diagnostic_summary_daily`` groups the diagnostic results, a few per well per day, at read time
 through the (well, detected_at) index; there is nothing worth materializing.
+
+``analytics_timezone()`` is the time zone of local days, fixed in the database when a migration
+deploys it (ANALYTICS_TIMEZONE then); ``analytics.checks`` reports when the setting has moved.
 """
 
-from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL, SPECS_SQL
+from analytics import scoring
 
-CREATE_PERFORMANCE_VIEW = f"""
-CREATE VIEW well_performance_hourly AS
+# The migration that deployed the definitions below as written here.
+DEPLOYED_BY = "0005_pending_buckets_per_well_and_analytics_timezone"
+
+ANALYTICS_TIMEZONE = "SELECT analytics_timezone()"
+
+
+def performance_view():
+    """The query of ``well_performance_hourly``, with the formulas of ``analytics.scoring`` as they are now."""
+    return f"""
 SELECT h.bucket,
        h.well_id,
-       {EFFICIENCY_SQL} AS efficiency_score,
-       {HEALTH_SQL} AS health_score,
+       {scoring.EFFICIENCY_SQL} AS efficiency_score,
+       {scoring.HEALTH_SQL} AS health_score,
        h.avg_flow_rate,
        h.avg_motor_current,
        h.avg_motor_temp,
@@ -28,13 +38,12 @@ SELECT h.bucket,
        s.motor_temp_limit_c,
        s.vibration_limit_mm_s
 FROM telemetry_hourly h
-JOIN (SELECT w.id, {SPECS_SQL} FROM wells_well w) s ON s.id = h.well_id
+JOIN wells_well s ON s.id = h.well_id
 """
 
-# %(tz)s is the analytics time zone, bound when the view is created (a literal in the view).
-CREATE_DIAGNOSTIC_SUMMARY_VIEW = """
-CREATE VIEW diagnostic_summary_daily AS
-SELECT date_trunc('day', d.detected_at, {tz}) AS bucket,
+
+DIAGNOSTIC_SUMMARY_VIEW = """
+SELECT date_trunc('day', d.detected_at, analytics_timezone()) AS bucket,
        d.well_id,
        d.severity,
        count(*) AS issue_count,
@@ -44,7 +53,10 @@ FROM analytics_diagnosticresult d
 GROUP BY 1, 2, 3
 """
 
-DROP_SHARED_VIEWS = """
-DROP VIEW IF EXISTS diagnostic_summary_daily;
-DROP VIEW IF EXISTS well_performance_hourly;
-"""
+
+def definitions():
+    """The shared views as (kind, name, query): checked by analytics.checks."""
+    return [
+        ("view", "well_performance_hourly", performance_view()),
+        ("view", "diagnostic_summary_daily", DIAGNOSTIC_SUMMARY_VIEW),
+    ]

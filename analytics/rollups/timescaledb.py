@@ -5,78 +5,24 @@ readings, so new data shows at once. Late readings *behind* the watermark invali
 in TimescaleDB's own log and show after the next refresh (the policy, ``run_job``, or
 ``refresh_rollups``), which recomputes only invalidated buckets.
 
-The daily aggregate buckets by local day with ``time_bucket(…, timezone)``; the time zone is fixed
-when the aggregate is created (changing ``ANALYTICS_TIMEZONE`` later needs a rebuild).
-``CREATE MATERIALIZED VIEW … WITH DATA`` and ``CALL refresh_continuous_aggregate`` cannot run in a
-transaction, so the aggregates are created ``WITH NO DATA`` and refreshed outside one.
+The aggregates are built by migration 0002. The daily one buckets by local day with
+``time_bucket(…, timezone)``, the time zone fixed when it was created (changing
+``ANALYTICS_TIMEZONE`` later needs a rebuild; ``analytics.checks`` reports the mismatch).
+``CALL refresh_continuous_aggregate`` cannot run in a transaction.
 """
 
-from psycopg2 import sql
+from django.db import connection
 
-from analytics.rollups.definitions import DAILY_AGGREGATES, HOURLY_AGGREGATES
+# Nothing backend-specific deployed after 0002 (the shared views are in ``shared``).
+DEPLOYED_BY = "0002_create_rollups"
 
-CREATE_HOURLY = f"""
-CREATE MATERIALIZED VIEW telemetry_hourly
-WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-SELECT time_bucket(interval '1 hour', r.time) AS bucket, r.well_id, {HOURLY_AGGREGATES}
-FROM telemetry_reading r
-GROUP BY 1, 2
-WITH NO DATA
-"""
+# Ingestion's change log is not needed here (TimescaleDB tracks its own invalidations); the refresh
+# empties it so it does not grow.
+EMPTY_CHANGES = "DELETE FROM telemetry_readingchange"
 
-CREATE_DAILY = f"""
-CREATE MATERIALIZED VIEW telemetry_daily
-WITH (timescaledb.continuous, timescaledb.materialized_only = false) AS
-SELECT time_bucket(interval '1 day', r.time, {{tz}}) AS bucket, r.well_id, {DAILY_AGGREGATES}
-FROM telemetry_reading r
-GROUP BY 1, 2
-WITH NO DATA
-"""
+CURRENT_HOUR = "SELECT date_trunc('hour', now())"
 
-# Refresh every minute up to the current hour (day); start_offset NULL lets late readings of any
-# age be picked up — only invalidated buckets are recomputed, so this stays cheap.
-ADD_POLICIES = """
-SELECT add_continuous_aggregate_policy('telemetry_hourly',
-    start_offset => NULL, end_offset => interval '1 hour', schedule_interval => interval '1 minute');
-SELECT add_continuous_aggregate_policy('telemetry_daily',
-    start_offset => NULL, end_offset => interval '1 hour', schedule_interval => interval '5 minutes');
-SELECT add_retention_policy('telemetry_hourly', drop_after => %(hourly_days)s * interval '1 day');
-"""
-
-ADD_DAILY_RETENTION = "SELECT add_retention_policy('telemetry_daily', drop_after => %(daily_days)s * interval '1 day')"
-
-
-def create(cursor, timezone, hourly_retention_days, daily_retention_days):
-    cursor.execute(CREATE_HOURLY)
-    cursor.execute(sql.SQL(CREATE_DAILY).format(tz=sql.Literal(timezone)))
-    cursor.execute(ADD_POLICIES, {"hourly_days": hourly_retention_days})
-    if daily_retention_days:
-        cursor.execute(ADD_DAILY_RETENTION, {"daily_days": daily_retention_days})
-
-
-def drop(cursor):
-    cursor.execute(
-        "DROP MATERIALIZED VIEW IF EXISTS telemetry_daily; DROP MATERIALIZED VIEW IF EXISTS telemetry_hourly;"
-    )
-
-
-def refresh(cursor, start=None, end=None):
-    """Refresh both aggregates over [start, end); by default everything up to the current hour.
-
-    Not in a transaction. Only buckets wholly inside the window are materialized, and the window
-    stops at the current hour on purpose: a materialized bucket moves the watermark past it, and
-    readings arriving later in that hour would then wait for the next refresh instead of showing
-    in real time.
-    """
-    # Ingestion's change log is not needed here (TimescaleDB tracks its own invalidations); empty
-    # it so it does not grow.
-    cursor.execute("DELETE FROM telemetry_readingchange")
-    if end is None:
-        cursor.execute("SELECT date_trunc('hour', now())")
-        (end,) = cursor.fetchone()
-    for name in ("telemetry_hourly", "telemetry_daily"):
-        cursor.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", [name, start, end])
-
+REFRESH_AGGREGATE = "CALL refresh_continuous_aggregate(%s, %s, %s)"
 
 # The watermark: everything before it is materialized.
 NEWEST_MATERIALIZED = """
@@ -84,3 +30,30 @@ SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark
 FROM _timescaledb_catalog.continuous_agg c
 WHERE c.user_view_name = 'telemetry_hourly'
 """
+
+
+def definitions():
+    """What this backend deploys besides the shared views: nothing compared (see module docstring)."""
+    return []
+
+
+def refresh(start=None, end=None):
+    """Refresh both aggregates over [start, end); by default everything up to the current hour.
+
+    Not in a transaction. Only buckets wholly inside the window are materialized, and the window
+    stops at the current hour on purpose: a materialized bucket moves the watermark past it, and
+    readings arriving later in that hour would then wait for the next refresh instead of showing
+    in real time.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(EMPTY_CHANGES)
+        if end is None:
+            cursor.execute(CURRENT_HOUR)
+            (end,) = cursor.fetchone()
+        for name in ("telemetry_hourly", "telemetry_daily"):
+            cursor.execute(REFRESH_AGGREGATE, [name, start, end])
+    return {"backend": "timescaledb"}
+
+
+def expire(hourly_days, daily_days):
+    """Nothing to do: TimescaleDB's retention policies drop old rollup rows."""

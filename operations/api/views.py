@@ -4,6 +4,7 @@ from drf_spectacular.utils import OpenApiExample, OpenApiParameter, OpenApiRespo
 from rest_framework import generics, serializers
 
 from accounts.permissions import IsAdmin
+from config.params import QueryParams
 from operations.api.serializers import BackupSerializer
 from operations.models import Backup
 
@@ -35,7 +36,7 @@ BACKUP_EXAMPLE = {
 }
 
 
-class BackupFilterParams(serializers.Serializer):
+class BackupFilterParams(QueryParams):
     status = serializers.ChoiceField(choices=Backup.Status.choices, required=False)
     verification = serializers.ChoiceField(
         choices=[("passed", "Passed"), ("failed", "Failed"), ("none", "Not verified")], required=False
@@ -67,12 +68,11 @@ class BackupListView(generics.ListAPIView):
     serializer_class = BackupSerializer
 
     def get_queryset(self):
-        params = BackupFilterParams(data=self.request.query_params)
-        params.is_valid(raise_exception=True)
+        params = BackupFilterParams.validated(self.request)
         backups = Backup.objects.order_by("-started_at", "-id")
-        if "status" in params.validated_data:
-            backups = backups.filter(status=params.validated_data["status"])
-        verification = params.validated_data.get("verification")
+        if "status" in params:
+            backups = backups.filter(status=params["status"])
+        verification = params.get("verification")
         if verification:
             backups = backups.filter(verification_status="" if verification == "none" else verification)
         return backups

@@ -5,7 +5,7 @@
     GET /api/v1/telemetry/export.csv?well_id=WELL-001&start=…&end=…&fields=…
 
 The window is ``[start, end)``, ISO 8601 (a time without a zone is UTC), by default the last 24 hours.
-Every bad parameter answers 400 with a JSON body keyed by the parameter's name; an unknown well, 404.
+Every bad parameter answers 400 with the API's error body naming the parameter; an unknown well, 404.
 The views parse and check the parameters, then hand over to ``telemetry.query``.
 
 The export is an ordinary DRF view, so Bearer tokens and browser sessions both work; its errors are
@@ -31,6 +31,7 @@ from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
 from config.errors import VALIDATION_ERROR, error_body, error_entry
+from config.params import QueryParams
 from telemetry import query
 from telemetry.api.docs import TelemetryDetailSerializer
 from telemetry.models import Reading
@@ -43,7 +44,7 @@ METRICS = ", ".join(Reading.METRIC_FIELDS)
 # --- Parameters ----------------------------------------------------------------------------------
 
 
-class ReadingWindowParams(serializers.Serializer):
+class ReadingWindowParams(QueryParams):
     """Which well, which window, which metrics: shared by the page and the export."""
 
     well_id = serializers.CharField(help_text="Public well identifier, e.g. WELL-001.")
@@ -109,12 +110,6 @@ class ReadingPageParams(ReadingWindowParams):
         return attrs
 
 
-def _validated(params_class, request):
-    params = params_class(data=request.query_params)
-    params.is_valid(raise_exception=True)
-    return params.validated_data
-
-
 def _well(well_id):
     """The well named in the query; 404 naming it when there is none. One query."""
     well = Well.objects.filter(well_id=well_id).only("pk", "well_id").first()
@@ -175,9 +170,9 @@ BAD_PARAMETER_EXAMPLES = [
         ),
     ),
 ]
-# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
+# 400/401/403/404 and their error body are documented for every operation by config.schema.document_errors.
 COMMON_RESPONSES = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad parameter; the body is keyed by its name."),
+    400: OpenApiResponse(description="A bad parameter; errors names it."),
     404: OpenApiResponse(TelemetryDetailSerializer, description="No well with that well_id."),
 }
 
@@ -229,7 +224,7 @@ class ReadingPageView(APIView):
         ],
     )
     def get(self, request):
-        params = _validated(ReadingPageParams, request)
+        params = ReadingPageParams.validated(request)
         well = _well(params["well_id"])
         start, end, fields, order = params["start"], params["end"], params["fields"], params["order"]
         rows, next_cursor = query.read_page(
@@ -307,7 +302,7 @@ class ReadingExportView(APIView):
         ],
     )
     def get(self, request):
-        params = _validated(ReadingWindowParams, request)
+        params = ReadingWindowParams.validated(request)
         well = _well(params["well_id"])
         start, end = params["start"], params["end"]
         response = StreamingHttpResponse(

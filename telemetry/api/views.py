@@ -9,8 +9,6 @@ Status codes: 201 stored, 200 duplicate (single reading only), 400 malformed bod
 415 not ``application/json``.
 """
 
-import datetime
-
 from django.conf import settings
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import exceptions, status
@@ -23,6 +21,7 @@ from config.parsers import JSONParser
 from telemetry import metrics
 from telemetry.api import docs
 from telemetry.ingest import InvalidReadings, MalformedPayload, ingest_readings, parse_batch, parse_reading
+from telemetry.query import utc_text
 
 # A single reading is a few hundred bytes; anything near this is not one reading.
 SINGLE_READING_MAX_BYTES = 64 * 1024
@@ -59,10 +58,6 @@ def _rejection(error):
         invalid_count=error.invalid_count,
     )
     return Response(body, status=status.HTTP_400_BAD_REQUEST)
-
-
-def _utc_text(moment):
-    return moment.astimezone(datetime.UTC).isoformat().replace("+00:00", "Z")
 
 
 # 401 and 403 are documented for every operation, and 413/415 get the Error body, by config.schema.
@@ -112,7 +107,7 @@ class IngestReadingView(APIView):
             {
                 "status": "created" if created else "duplicate",
                 "well_id": reading.well_id,
-                "timestamp": _utc_text(reading.timestamp),
+                "timestamp": utc_text(reading.timestamp),
             },
             status=status.HTTP_201_CREATED if created else status.HTTP_200_OK,
         )

@@ -2,17 +2,129 @@
 
 import django.db.models.deletion
 import django.db.models.functions.datetime
-from django.db import migrations, models
+import datetime
+import logging
 
-from telemetry.storage import create_reading_storage, drop_reading_storage
+from django.conf import settings
+from django.db import DatabaseError, migrations, models, transaction
+
+logger = logging.getLogger("telemetry.storage")
+
+# The DDL below is this migration's own, frozen as it ran when the migration landed (it used to
+# call telemetry.storage, whose code may change); a change to the readings table is a new migration.
+
+CREATE_READINGS_TABLE = """
+CREATE TABLE telemetry_reading (
+    well_id bigint NOT NULL
+        CONSTRAINT telemetry_reading_well_id_fkey REFERENCES wells_well (id) ON DELETE CASCADE,
+    "time" timestamptz NOT NULL,
+    flow_rate double precision NOT NULL,
+    pip double precision NOT NULL,
+    casing_pressure double precision,
+    tubing_pressure double precision,
+    intake_pressure double precision,
+    discharge_pressure double precision,
+    motor_current double precision NOT NULL,
+    motor_temp double precision,
+    vibration double precision,
+    CONSTRAINT telemetry_reading_pkey PRIMARY KEY (well_id, "time")
+)
+"""
+
+# Plain PostgreSQL: range partitions of one UTC day, from yesterday to 7 days ahead.
+CREATE_PARTITIONED_READINGS_TABLE = CREATE_READINGS_TABLE + ' PARTITION BY RANGE ("time")'
+PARTITIONS_AHEAD_DAYS = 7
+CREATE_DAILY_PARTITION = (
+    'CREATE TABLE IF NOT EXISTS "telemetry_reading_p{day:%Y%m%d}" PARTITION OF telemetry_reading'
+    " FOR VALUES FROM ('{day:%Y-%m-%d}T00:00:00+00:00'::timestamptz) TO ('{next_day:%Y-%m-%d}T00:00:00+00:00'::timestamptz)"
+)
+
+# TimescaleDB: the loader defines this setting; CREATE EXTENSION without it is a FATAL error.
+TIMESCALEDB_PRELOADED = "SELECT current_setting('timescaledb.max_background_workers', true) IS NOT NULL"
+TIMESCALEDB_AVAILABLE = "SELECT EXISTS (SELECT FROM pg_available_extensions WHERE name = 'timescaledb')"
+CREATE_TIMESCALEDB_EXTENSION = "CREATE EXTENSION IF NOT EXISTS timescaledb"
+CREATE_HYPERTABLE = """
+SELECT create_hypertable('telemetry_reading', by_range('time', %s::interval), create_default_indexes => false)
+"""
+ENABLE_COMPRESSION = """
+ALTER TABLE telemetry_reading SET (
+    timescaledb.compress,
+    timescaledb.compress_segmentby = 'well_id',
+    timescaledb.compress_orderby = 'time DESC'
+)
+"""
+REMOVE_COMPRESSION_POLICY = "SELECT remove_compression_policy('telemetry_reading', if_exists => true)"
+ADD_COMPRESSION_POLICY = "SELECT add_compression_policy('telemetry_reading', compress_after => %s::interval)"
+REMOVE_RETENTION_POLICY = "SELECT remove_retention_policy('telemetry_reading', if_exists => true)"
+ADD_RETENTION_POLICY = "SELECT add_retention_policy('telemetry_reading', drop_after => %s::interval)"
+
+DROP_READINGS_TABLE = "DROP TABLE IF EXISTS telemetry_reading CASCADE"
+
+
+def _timescaledb_can_be_installed(cursor):
+    cursor.execute(TIMESCALEDB_AVAILABLE)
+    (available,) = cursor.fetchone()
+    cursor.execute(TIMESCALEDB_PRELOADED)
+    (preloaded,) = cursor.fetchone()
+    return available and preloaded
+
+
+def _choose_backend(cursor, alias):
+    """'timescaledb' or 'postgres' per TIMESERIES_BACKEND; installs the extension when it picks it."""
+    wanted = settings.TIMESERIES_BACKEND
+    if wanted == "postgres":
+        return "postgres"
+    if wanted == "timescaledb":
+        if not _timescaledb_can_be_installed(cursor):
+            raise DatabaseError(
+                "TIMESERIES_BACKEND=timescaledb but this server does not offer a preloaded timescaledb "
+                "extension (add it to shared_preload_libraries), or use TIMESERIES_BACKEND=auto."
+            )
+        cursor.execute(CREATE_TIMESCALEDB_EXTENSION)
+        return "timescaledb"
+    if not _timescaledb_can_be_installed(cursor):
+        logger.info("TimescaleDB is not available and preloaded here; readings use PostgreSQL partitions.")
+        return "postgres"
+    try:
+        with transaction.atomic(using=alias):
+            cursor.execute(CREATE_TIMESCALEDB_EXTENSION)
+    except DatabaseError as error:
+        logger.warning("CREATE EXTENSION timescaledb failed (%s); readings use PostgreSQL partitions.", error)
+        return "postgres"
+    return "timescaledb"
+
+
+def create_reading_storage(apps, schema_editor):
+    connection = schema_editor.connection
+    with connection.cursor() as cursor:
+        chosen = _choose_backend(cursor, connection.alias)
+        if chosen == "timescaledb":
+            cursor.execute(CREATE_READINGS_TABLE)
+            cursor.execute(CREATE_HYPERTABLE, [datetime.timedelta(days=1)])
+            cursor.execute(ENABLE_COMPRESSION)
+            cursor.execute(REMOVE_COMPRESSION_POLICY)
+            cursor.execute(ADD_COMPRESSION_POLICY, [datetime.timedelta(days=settings.TELEMETRY_COMPRESS_AFTER_DAYS)])
+            cursor.execute(REMOVE_RETENTION_POLICY)
+            cursor.execute(ADD_RETENTION_POLICY, [datetime.timedelta(days=settings.TELEMETRY_RETENTION_DAYS)])
+        else:
+            cursor.execute(CREATE_PARTITIONED_READINGS_TABLE)
+            today = datetime.datetime.now(datetime.UTC).date()
+            for offset in range(-1, PARTITIONS_AHEAD_DAYS + 1):
+                day = today + datetime.timedelta(days=offset)
+                cursor.execute(CREATE_DAILY_PARTITION.format(day=day, next_day=day + datetime.timedelta(days=1)))
+    logger.info("Readings storage: %s.", chosen)
+
+
+def drop_reading_storage(apps, schema_editor):
+    with schema_editor.connection.cursor() as cursor:
+        cursor.execute(DROP_READINGS_TABLE)
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('wells', '0001_create_well'),
+        ("wells", "0001_create_well"),
     ]
 
     operations = [
@@ -21,20 +133,48 @@ class Migration(migrations.Migration):
         migrations.SeparateDatabaseAndState(
             state_operations=[
                 migrations.CreateModel(
-                    name='Reading',
+                    name="Reading",
                     fields=[
-                        ('pk', models.CompositePrimaryKey('well', 'time', blank=True, editable=False, primary_key=True, serialize=False)),
-                        ('time', models.DateTimeField(help_text='When the controller took the reading (stored in UTC).')),
-                        ('flow_rate', models.FloatField(verbose_name='flow rate (bbl/d)')),
-                        ('pip', models.FloatField(verbose_name='pump intake pressure (psi)')),
-                        ('casing_pressure', models.FloatField(blank=True, null=True, verbose_name='casing pressure (psi)')),
-                        ('tubing_pressure', models.FloatField(blank=True, null=True, verbose_name='tubing pressure (psi)')),
-                        ('intake_pressure', models.FloatField(blank=True, null=True, verbose_name='intake pressure (psi)')),
-                        ('discharge_pressure', models.FloatField(blank=True, null=True, verbose_name='discharge pressure (psi)')),
-                        ('motor_current', models.FloatField(verbose_name='motor current (A)')),
-                        ('motor_temp', models.FloatField(blank=True, null=True, verbose_name='motor temperature (°C)')),
-                        ('vibration', models.FloatField(blank=True, null=True, verbose_name='vibration (mm/s)')),
-                        ('well', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='readings', to='wells.well')),
+                        (
+                            "pk",
+                            models.CompositePrimaryKey(
+                                "well", "time", blank=True, editable=False, primary_key=True, serialize=False
+                            ),
+                        ),
+                        (
+                            "time",
+                            models.DateTimeField(help_text="When the controller took the reading (stored in UTC)."),
+                        ),
+                        ("flow_rate", models.FloatField(verbose_name="flow rate (bbl/d)")),
+                        ("pip", models.FloatField(verbose_name="pump intake pressure (psi)")),
+                        (
+                            "casing_pressure",
+                            models.FloatField(blank=True, null=True, verbose_name="casing pressure (psi)"),
+                        ),
+                        (
+                            "tubing_pressure",
+                            models.FloatField(blank=True, null=True, verbose_name="tubing pressure (psi)"),
+                        ),
+                        (
+                            "intake_pressure",
+                            models.FloatField(blank=True, null=True, verbose_name="intake pressure (psi)"),
+                        ),
+                        (
+                            "discharge_pressure",
+                            models.FloatField(blank=True, null=True, verbose_name="discharge pressure (psi)"),
+                        ),
+                        ("motor_current", models.FloatField(verbose_name="motor current (A)")),
+                        ("motor_temp", models.FloatField(blank=True, null=True, verbose_name="motor temperature (°C)")),
+                        ("vibration", models.FloatField(blank=True, null=True, verbose_name="vibration (mm/s)")),
+                        (
+                            "well",
+                            models.ForeignKey(
+                                db_index=False,
+                                on_delete=django.db.models.deletion.DO_NOTHING,
+                                related_name="readings",
+                                to="wells.well",
+                            ),
+                        ),
                     ],
                 ),
             ],
@@ -43,16 +183,27 @@ class Migration(migrations.Migration):
             ],
         ),
         migrations.CreateModel(
-            name='ReadingChange',
+            name="ReadingChange",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('hour', models.DateTimeField(help_text='Start of the UTC hour whose readings changed.')),
-                ('recorded_at', models.DateTimeField(db_default=django.db.models.functions.datetime.Now(), help_text='When the ingest that inserted the readings ran.')),
-                ('well', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='wells.well')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("hour", models.DateTimeField(help_text="Start of the UTC hour whose readings changed.")),
+                (
+                    "recorded_at",
+                    models.DateTimeField(
+                        db_default=django.db.models.functions.datetime.Now(),
+                        help_text="When the ingest that inserted the readings ran.",
+                    ),
+                ),
+                (
+                    "well",
+                    models.ForeignKey(
+                        db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name="+", to="wells.well"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
-                'indexes': [models.Index(fields=['well', 'hour'], name='telemetry_change_well_hour')],
+                "ordering": ["id"],
+                "indexes": [models.Index(fields=["well", "hour"], name="telemetry_change_well_hour")],
             },
         ),
     ]

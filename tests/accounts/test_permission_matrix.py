@@ -7,6 +7,7 @@ endpoint adds its rows here; test_it_covers_every_endpoint fails until it does.
 
 import dataclasses
 import datetime
+import types
 from collections.abc import Callable
 
 import pytest
@@ -15,6 +16,8 @@ from drf_spectacular.generators import SchemaGenerator
 from rest_framework.test import APIClient
 from rest_framework.views import APIView
 
+from accounts.permissions import RolePermission
+from accounts.roles import Role
 from alarms.lifecycle import raise_alarm, take_out_of_service
 from alarms.models import Alarm, WebhookReceiver
 from tests.accounts.auth_calls import NEW_PASSWORD, bearer, login
@@ -167,6 +170,7 @@ MATRIX = [
     Row("GET",    "/api/v1/auth/users/{id}",          401,   403,   403,   200),
     Row("PATCH",  "/api/v1/auth/users/{id}",          401,   403,   403,   200, body={"role": "operator"}),
     Row("GET",    "/api/v1/auth/audit",               401,   403,   403,   200),
+    Row("GET",    "/api/v1/auth/changes",             401,   403,   403,   200),
 
     Row("POST",   "/api/v1/telemetry/ingest",         401,   403,   201,   201, body=a_reading),
     Row("POST",   "/api/v1/telemetry/batch",          401,   403,   201,   201, body=a_batch),
@@ -279,3 +283,11 @@ def test_it_has_every_api_view_name_the_permission_it_needs():
         assert view is not None and issubclass(view, APIView), f"{route} is not a DRF view"
         declared = any("permission_classes" in vars(klass) for klass in view.__mro__ if klass is not APIView)
         assert declared, f"{route}: {view.__name__} must set permission_classes"
+
+
+def test_a_method_the_view_names_no_role_for_is_refused_even_to_an_admin(admin_user):
+    view = types.SimpleNamespace(required_roles={"GET": Role.VIEWER})
+    permission = RolePermission()
+    for method, allowed in (("GET", True), ("HEAD", True), ("OPTIONS", True), ("POST", False), ("DELETE", False)):
+        request = types.SimpleNamespace(method=method, user=admin_user)
+        assert permission.has_permission(request, view) is allowed, method

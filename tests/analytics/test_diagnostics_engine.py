@@ -10,7 +10,8 @@ from analytics.diagnostics import engine
 from analytics.diagnostics.signals import diagnostics_ran
 from analytics.models import DiagnosticResult
 from analytics.rollups import refresh_rollups
-from telemetry.simulator import FaultEpisode, backfill
+from telemetry.simulator.backfill import backfill
+from telemetry.simulator.faults import FaultEpisode
 from tests.api_errors import named_errors
 from tests.factories import WellFactory
 from wells.models import WellStatus

@@ -38,4 +38,4 @@ def test_a_ranking_order_is_still_optional(viewer_client):
 def test_an_unknown_ranking_order_names_the_choices(viewer_client):
     response = viewer_client.get("/api/v1/analytics/ranking/health?order=best")
     assert response.status_code == 400
-    assert named_errors(response) == {"order": ['"best" is not a valid choice.']}
+    assert named_errors(response) == {"order": ['"best" is not a valid choice; use one of: asc, desc.']}

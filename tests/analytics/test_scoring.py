@@ -1,16 +1,15 @@
+import datetime
+
 import pytest
 from django.db import connection
+from django.utils import timezone
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from analytics.scoring import (
-    DEFAULT_SPECS,
-    EFFICIENCY_SQL,
-    HEALTH_SQL,
-    PumpSpecs,
-    efficiency_score,
-    health_score,
-)
+from analytics import queries
+from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL, PumpSpecs, efficiency_score, health_score
+from telemetry.ingest import ReadingIn, ingest_readings
+from tests.factories import WellFactory
 
 SPECS = PumpSpecs(
     rated_flow_bpd=1050,
@@ -56,6 +55,17 @@ def test_it_scores_no_flow_as_zero_efficiency():
     assert efficiency_score(SPECS, avg_flow_rate=0, avg_motor_current=0) == 0
 
 
+# A second pump, with a different operating envelope, so the deployed view is seen reading each
+# well's own specification.
+SMALL_PUMP = PumpSpecs(
+    rated_flow_bpd=400,
+    min_operating_flow_bpd=250,
+    max_operating_flow_bpd=520,
+    motor_nameplate_current_a=30,
+    motor_temp_limit_c=120,
+    vibration_limit_mm_s=4.5,
+)
+
 # Readings are recorded to a few decimals; a denormal current would overflow flow/current in SQL.
 finite = st.just(0.0) | st.floats(min_value=0.001, max_value=20_000)
 optional = st.none() | finite
@@ -63,9 +73,9 @@ optional = st.none() | finite
 
 @pytest.mark.django_db
 @settings(max_examples=60, deadline=None)
-@given(flow=finite, current=finite, temp=optional, vibration=optional, default_specs=st.booleans())
-def test_the_sql_formulas_match_the_python_ones(flow, current, temp, vibration, default_specs):
-    specs = DEFAULT_SPECS if default_specs else SPECS
+@given(flow=finite, current=finite, temp=optional, vibration=optional, small_pump=st.booleans())
+def test_the_sql_formulas_match_the_python_ones(flow, current, temp, vibration, small_pump):
+    specs = SMALL_PUMP if small_pump else SPECS
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -95,3 +105,46 @@ def test_the_sql_formulas_match_the_python_ones(flow, current, temp, vibration, 
     assert sql_efficiency == pytest.approx(
         efficiency_score(specs, avg_flow_rate=flow, avg_motor_current=current), abs=1e-9
     )
+
+
+# (flow bbl/d, current A, motor temperature °C, vibration mm/s) of one hour's single reading: a pump
+# at its rated point, running hot, vibrating, off nameplate, starved, over its range, sensors missing.
+HOURS = [
+    (1050, 48, 95, 1.5),
+    (1000, 47, 142, 2.0),
+    (980, 46, 100, 6.0),
+    (900, 70, 110, 2.5),
+    (300, 30, 90, 1.0),
+    (1600, 52, 105, 3.0),
+    (500, 25, None, None),
+    (0, 0, None, 0.2),
+]
+
+
+def _specs_of(well):
+    return PumpSpecs(**{name: getattr(well, name) for name in PumpSpecs.__dataclass_fields__})
+
+
+@pytest.mark.django_db
+def test_the_deployed_view_scores_as_the_python_formulas_do():
+    """Reads ``well_performance_hourly`` as migrated in this database, not the code's SQL string."""
+    last_hour = timezone.now().replace(minute=0, second=0, microsecond=0) - datetime.timedelta(hours=1)
+    wells = [WellFactory(**vars(SPECS)), WellFactory(**vars(SMALL_PUMP))]
+    readings = [
+        ReadingIn(well_id=well.well_id, timestamp=last_hour - datetime.timedelta(hours=n, minutes=-10),
+                  flow_rate=flow, pip=1200.0, motor_current=current, motor_temp=temp, vibration=vibration)
+        for well in wells
+        for n, (flow, current, temp, vibration) in enumerate(HOURS)
+    ]  # fmt: skip
+    ingest_readings(readings)
+    for well in wells:
+        specs = _specs_of(well)
+        rows = queries.well_performance(well, last_hour - datetime.timedelta(hours=len(HOURS)), timezone.now())
+        assert len(rows) == len(HOURS)
+        for row, (flow, current, temp, vibration) in zip(rows, HOURS, strict=True):
+            assert row["health_score"] == pytest.approx(
+                health_score(specs, avg_motor_current=current, max_motor_temp=temp, avg_vibration=vibration), abs=1e-9
+            )
+            assert row["efficiency_score"] == pytest.approx(
+                efficiency_score(specs, avg_flow_rate=flow, avg_motor_current=current), abs=1e-9
+            )

@@ -39,7 +39,7 @@ from alarms.lifecycle import raise_alarm
 from alarms.models import Alarm
 from analytics.rollups import refresh_rollups
 from dashboards import charts
-from telemetry.simulator import backfill
+from telemetry.simulator.backfill import backfill
 from tests.benchmarks.server import running_server
 from tests.factories import WellFactory
 from wells.models import Well, WellStatus

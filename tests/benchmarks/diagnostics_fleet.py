@@ -18,7 +18,8 @@ from django.utils import timezone
 
 from analytics.diagnostics import engine
 from analytics.rollups import refresh_rollups
-from telemetry.simulator import FAULT_KINDS, FaultEpisode, backfill
+from telemetry.simulator.backfill import backfill
+from telemetry.simulator.faults import FAULT_KINDS, FaultEpisode
 from tests.factories import WellFactory
 from wells.models import Well, WellStatus
 

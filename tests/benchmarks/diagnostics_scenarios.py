@@ -30,14 +30,8 @@ import traceback
 from collections import Counter, defaultdict
 
 from analytics.diagnostics.rules import BASELINE_WINDOW, RECENT_WINDOW, Reading, WellSpec
-from telemetry.simulator import (
-    METRIC_NAMES,
-    PAYLOAD_DECIMALS,
-    FaultEpisode,
-    OperatingChange,
-    PumpSpec,
-    WellSimulator,
-)
+from telemetry.simulator.faults import FaultEpisode, OperatingChange
+from telemetry.simulator.model import METRIC_NAMES, PAYLOAD_DECIMALS, PumpSpec, WellSimulator
 
 SEED = 20260901
 MINUTE = datetime.timedelta(minutes=1)

@@ -14,6 +14,9 @@ PROJECT = Path(__file__).resolve().parents[2]
 
 
 def free_port():
+    """A free loopback port, or BENCH_PORT when set (a machine where each user has its own ports)."""
+    if os.environ.get("BENCH_PORT"):
+        return int(os.environ["BENCH_PORT"])
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]

@@ -14,7 +14,8 @@ from django.utils import timezone
 from alarms.lifecycle import raise_alarm
 from analytics.models import DiagnosticResult, DiagnosticType, Severity
 from analytics.rollups import refresh_rollups
-from telemetry.simulator import FaultEpisode, backfill
+from telemetry.simulator.backfill import backfill
+from telemetry.simulator.faults import FaultEpisode
 from wells.demo import load_demo_wells
 from wells.models import WellStatus
 

@@ -4,6 +4,7 @@ import pytest
 from django.test import Client
 from django.urls import URLPattern, reverse
 
+from accounts.models import ChangeEvent
 from accounts.roles import Role
 from alarms.models import AlarmEvent, AlarmEventKind, AlarmState
 from dashboards import urls as dashboard_urls
@@ -84,6 +85,11 @@ def test_an_operator_acknowledges_an_alarm_from_the_well_page(signed_in, operato
     alarm.refresh_from_db()
     assert alarm.state == AlarmState.ACTIVE_ACKNOWLEDGED and alarm.acknowledged_by == operator
     assert AlarmEvent.objects.get(alarm=alarm, kind=AlarmEventKind.ACKNOWLEDGED).actor == operator
+    # The change audit trail has the person's action, from the dashboards, and not the machine's raising of it.
+    (audited,) = ChangeEvent.objects.filter(model="alarms.alarm", object_id=str(alarm.pk))
+    assert (audited.action, audited.via, audited.actor_username) == ("changed", "dashboard", operator.username)
+    assert audited.before["state"] == AlarmState.ACTIVE_UNACKNOWLEDGED
+    assert audited.after["state"] == AlarmState.ACTIVE_ACKNOWLEDGED
 
 
 def test_acknowledging_an_acknowledged_alarm_says_why_and_changes_nothing(signed_in, operator, fleet):

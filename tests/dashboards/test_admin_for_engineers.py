@@ -18,7 +18,7 @@ from alarms.lifecycle import raise_alarm
 from analytics.models import DiagnosticResult, DiagnosticType, Severity
 from analytics.rollups import refresh_rollups
 from dashboards.admin import last_complete_hour
-from telemetry.simulator import backfill
+from telemetry.simulator.backfill import backfill
 from tests.factories import TEST_PASSWORD, WellFactory
 
 pytestmark = pytest.mark.django_db

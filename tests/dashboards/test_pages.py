@@ -108,3 +108,13 @@ def test_rankings_sort_the_fleet_and_draw_each_trend(signed_in, viewer, fleet):
     assert re.search(r'class="sparkline" role="img" aria-label="\d+-day trend from \d+ to \d+', best)
     health = _page(client, "/rankings/?score=health&order=asc")
     assert "Health, worst first" in health
+
+
+def test_a_stale_bookmark_with_unknown_choices_falls_back_to_the_defaults(signed_in, viewer, fleet):
+    client = signed_in(viewer)
+    ranked = re.compile(r'<th scope="row"><a href="/wells/([A-Z0-9-]+)/"')
+    bookmarked, default = _page(client, "/rankings/?score=bogus&order=up"), _page(client, "/rankings/")
+    assert ranked.findall(bookmarked) == ranked.findall(default)
+    page = _page(client, f"/wells/{GAS_LOCK_WELL}/?range=2w")
+    block = re.search(r'<script id="chart-setup" type="application/json">(.*?)</script>', page, re.S)
+    assert json.loads(block.group(1))["src"] == f"/wells/{GAS_LOCK_WELL}/charts.json?range={charts.DEFAULT_RANGE}"

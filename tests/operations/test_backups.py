@@ -18,8 +18,8 @@ from django.db import connection
 from operations import backups
 from operations.models import Backup
 from operations.tasks import nightly_backup
-from telemetry import simulator
 from telemetry.ingest import store_rows
+from telemetry.simulator.backfill import backfill
 from tests.factories import UserFactory, WellFactory
 from wells.models import Well
 
@@ -39,7 +39,7 @@ def platform_data():
     UserFactory(username="ada_admin", role="admin")
     UserFactory(username="omar_operator", role="operator")
     now = datetime.datetime.now(datetime.UTC)
-    simulator.backfill(wells, now - datetime.timedelta(days=2), now, interval=120)
+    backfill(wells, now - datetime.timedelta(days=2), now, interval=120)
     return wells
 
 

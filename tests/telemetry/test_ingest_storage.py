@@ -67,18 +67,9 @@ def test_it_logs_each_changed_well_hour_once_per_ingest(well, second_well):
 def test_it_logs_nothing_for_a_batch_of_duplicates(well, now):
     readings = [reading(time=now - datetime.timedelta(minutes=m)) for m in range(1, 3)]
     ingest(readings)
-    ReadingChange.objects.consume()
+    ReadingChange.objects.all().delete()
     assert ingest(readings).inserted == 0
     assert ReadingChange.objects.count() == 0
-
-
-def test_consuming_the_change_log_returns_distinct_hours_and_empties_it(well, now):
-    moment = now.replace(minute=30, second=0) - datetime.timedelta(hours=2)
-    ingest([reading(time=moment)])
-    ingest([reading(time=moment + datetime.timedelta(minutes=1))])  # same hour, second row
-    hour = moment.replace(minute=0)
-    assert ReadingChange.objects.consume() == [(well.pk, hour)]
-    assert ReadingChange.objects.consume() == []
 
 
 def test_a_backfill_of_last_year_is_stored(well, now):

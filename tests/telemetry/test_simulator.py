@@ -15,10 +15,12 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from analytics.models import DiagnosticType
-from telemetry import simulator
 from telemetry.ingest import parse_payload, validate_readings
 from telemetry.models import Reading
-from telemetry.simulator import FaultEpisode, OperatingChange, PumpSpec, WellSimulator
+from telemetry.simulator import backfill, live, model
+from telemetry.simulator import faults as fault_catalogue
+from telemetry.simulator.faults import FaultEpisode, OperatingChange
+from telemetry.simulator.model import PumpSpec, WellSimulator
 from tests.factories import TEST_PASSWORD, UserFactory, WellFactory
 from wells.demo import DEMO_WELLS
 
@@ -46,7 +48,7 @@ def series(spec, start, end, step=MINUTE, faults=(), seed=0, changes=()):
     readings = {}
     time = start
     while time < end:
-        readings[time] = dict(zip(simulator.METRIC_NAMES, well.metrics_at(time), strict=True))
+        readings[time] = dict(zip(model.METRIC_NAMES, well.metrics_at(time), strict=True))
         time += step
     return readings
 
@@ -66,7 +68,7 @@ def test_it_runs_each_demo_pump_near_its_own_rated_point():
         assert minimum_flow <= mean(day, "flow_rate") <= maximum_flow, spec.well_id
         assert 0.75 <= mean(day, "motor_current") / spec.motor_nameplate_current_a <= 1.0, spec.well_id
         head_psi = mean(day, "discharge_pressure") - mean(day, "pip")
-        assert 20 <= head_psi / simulator.FLUID_GRADIENT_PSI_PER_FT / spec.pump_stages <= 30  # feet per stage
+        assert 20 <= head_psi / model.FLUID_GRADIENT_PSI_PER_FT / spec.pump_stages <= 30  # feet per stage
         assert all(r["motor_temp"] < spec.motor_temp_limit_c for r in day), spec.well_id
         assert all(r["vibration"] < spec.vibration_limit_mm_s for r in day), spec.well_id
         assert all(r["tubing_pressure"] > 0 and r["casing_pressure"] > 0 for r in day), spec.well_id
@@ -94,7 +96,7 @@ def test_the_same_seed_gives_the_same_readings_and_another_seed_does_not():
 
 
 def test_every_fault_is_a_diagnosis_the_platform_knows():
-    assert set(simulator.FAULT_KINDS) <= set(DiagnosticType.values)
+    assert set(fault_catalogue.FAULT_KINDS) <= set(DiagnosticType.values)
 
 
 def fault_run(kind, duration=2 * HOUR, tail=HOUR):
@@ -216,7 +218,7 @@ def test_every_reading_passes_ingest_validation_healthy_or_faulty(now):
     start = now - 4 * HOUR
     faults = [
         FaultEpisode(well.well_id, kind, start + index * 13 * MINUTE, 40 * MINUTE)
-        for index, kind in enumerate(simulator.FAULT_KINDS)
+        for index, kind in enumerate(fault_catalogue.FAULT_KINDS)
     ]
     device = WellSimulator(PumpSpec.of(well), faults=faults)
     payloads = [device.payload_at(start + m * MINUTE) for m in range(4 * 60)]
@@ -236,7 +238,7 @@ def change_run(kind, ratio=1.0, duration=2 * HOUR):
 
 
 def test_operating_changes_are_not_faults():
-    assert not set(simulator.OPERATING_CHANGES) & set(DiagnosticType.values)
+    assert not set(fault_catalogue.OPERATING_CHANGES) & set(DiagnosticType.values)
     with pytest.raises(ValueError, match="unknown operating change"):
         OperatingChange(SPEC.well_id, "gas_lock", T0, HOUR)
     with pytest.raises(ValueError, match="overlap"):
@@ -306,40 +308,40 @@ def test_a_shut_in_stops_the_pump_and_it_restarts_when_it_ends():
 
 def test_it_parses_fault_specifications():
     now = datetime.datetime(2026, 1, 31, 12, 0, tzinfo=datetime.UTC)
-    fault = simulator.parse_fault("WELL-003:gas_lock:+10m:30m", now)
+    fault = fault_catalogue.parse_fault("WELL-003:gas_lock:+10m:30m", now)
     assert (fault.well_id, fault.kind, fault.start, fault.duration) == (
         "WELL-003",
         "gas_lock",
         now + 10 * MINUTE,
         30 * MINUTE,
     )
-    iso = simulator.parse_fault("WELL-007:overload:2026-01-30T06:00:00+03:00:1d12h", now)
+    iso = fault_catalogue.parse_fault("WELL-007:overload:2026-01-30T06:00:00+03:00:1d12h", now)
     assert (iso.start, iso.duration) == (datetime.datetime(2026, 1, 30, 3, tzinfo=datetime.UTC), 36 * HOUR)
-    assert simulator.parse_fault("WELL-001:stale_sensor:-2d:90s", now).start == now - 48 * HOUR
+    assert fault_catalogue.parse_fault("WELL-001:stale_sensor:-2d:90s", now).start == now - 48 * HOUR
     for wrong in ("WELL-003:gas:+1m:1m", "WELL-003:gas_lock:+1m", "WELL-003:gas_lock:tomorrow:1h", "W:gas_lock:+1m:0s"):
         with pytest.raises(ValueError):
-            simulator.parse_fault(wrong, now)
+            fault_catalogue.parse_fault(wrong, now)
     with pytest.raises(ValueError, match="time zone"):
-        simulator.parse_fault("WELL-003:gas_lock:2026-01-30T06:00:00:1h", now)
+        fault_catalogue.parse_fault("WELL-003:gas_lock:2026-01-30T06:00:00:1h", now)
 
 
 def test_demo_faults_land_on_demo_wells_or_the_first_others_minutes_from_now():
     now = T0
-    on_demo = simulator.demo_faults(now, [row[0] for row in DEMO_WELLS])
+    on_demo = fault_catalogue.demo_faults(now, [row[0] for row in DEMO_WELLS])
     assert [(f.well_id, f.kind) for f in on_demo] == [
         ("WELL-003", "gas_lock"),
         ("WELL-007", "broken_shaft"),
         ("WELL-009", "overload"),
     ]
     assert all(now < f.start <= now + 10 * MINUTE for f in on_demo)
-    elsewhere = simulator.demo_faults(now, ["RYD-001", "RYD-002"])
+    elsewhere = fault_catalogue.demo_faults(now, ["RYD-001", "RYD-002"])
     assert [f.well_id for f in elsewhere] == ["RYD-001", "RYD-002"]
 
 
 def test_the_second_process_generates_exactly_the_rows_this_one_would():
     specs = demo_specs()[:3]
     start = T0.timestamp()
-    plan = simulator._BackfillPlan(
+    plan = backfill._BackfillPlan(
         specs=specs,
         well_pks=[1, 2, 3],
         first_epochs=[0, 0, start + 3600],  # the third well "installed" an hour in
@@ -351,7 +353,7 @@ def test_the_second_process_generates_exactly_the_rows_this_one_would():
         chunk_size=250,
     )
     here = [row for chunk in plan.chunks() for row in chunk]
-    there = [row for chunk in simulator._chunks_from_another_process(plan) for row in chunk]
+    there = [row for chunk in backfill._chunks_from_another_process(plan) for row in chunk]
     assert there == here
     assert len(here) == 360 * 2 + 300
 
@@ -365,7 +367,7 @@ def test_a_backfill_writes_every_reading_once_from_each_wells_install_date(now):
     start, end = now - 2 * 24 * HOUR, now - MINUTE
     interval = 300
 
-    written = simulator.backfill([old, new], start, end, interval, seed=1)
+    written = backfill.backfill([old, new], start, end, interval, seed=1)
 
     def times_every_interval(first, last):
         """How many whole multiples of ``interval`` seconds fall in [first, last)."""
@@ -376,7 +378,7 @@ def test_a_backfill_writes_every_reading_once_from_each_wells_install_date(now):
     assert Reading.objects.filter(well=new).count() == times_every_interval(new_from, end)
     assert not Reading.objects.filter(well=new, time__lt=new_from).exists()
     assert written == Reading.objects.count()
-    assert simulator.backfill([old, new], start, end, interval, seed=1) == 0  # all duplicates now
+    assert backfill.backfill([old, new], start, end, interval, seed=1) == 0  # all duplicates now
 
 
 @pytest.mark.django_db
@@ -412,8 +414,8 @@ def test_live_readings_go_out_over_mqtt_to_each_wells_topic():
     try:
         assert subscribed.wait(5)
         wells = [WellSimulator(spec) for spec in demo_specs()[:2]]
-        delivery = simulator.MqttDelivery("mqtt://127.0.0.1:1883", f"{prefix}/+/telemetry")
-        rounds = simulator.run_live(wells, delivery, interval_s=1, ticks=2, say=lambda line: None)
+        delivery = live.MqttDelivery("mqtt://127.0.0.1:1883", f"{prefix}/+/telemetry")
+        rounds = live.run_live(wells, delivery, interval_s=1, ticks=2, say=lambda line: None)
         delivery.close()
         assert rounds == 2
         assert arrived.wait(5)
@@ -432,8 +434,8 @@ def test_live_readings_go_out_over_mqtt_to_each_wells_topic():
 def test_live_readings_posted_over_http_are_stored(live_server):
     UserFactory(username="scada_gateway", role="operator")
     well = WellFactory(well_id="WELL-001")
-    delivery = simulator.HttpDelivery(live_server.url, "scada_gateway", TEST_PASSWORD)
+    delivery = live.HttpDelivery(live_server.url, "scada_gateway", TEST_PASSWORD)
     said = []
-    simulator.run_live([WellSimulator(PumpSpec.of(well))], delivery, interval_s=1, ticks=2, say=said.append)
+    live.run_live([WellSimulator(PumpSpec.of(well))], delivery, interval_s=1, ticks=2, say=said.append)
     assert Reading.objects.filter(well=well).count() == 2
     assert any("1 inserted" in line for line in said), said

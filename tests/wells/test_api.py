@@ -112,3 +112,13 @@ def test_it_rejects_an_empty_status_filter(viewer_client):
     response = viewer_client.get(WELLS_URL, {"status": ""})
     assert response.status_code == 400
     assert "status" in named_errors(response)
+
+
+def test_it_searches_well_ids_and_names(viewer_client):
+    WellFactory(well_id="WELL-201", name="Ghawar North 1")
+    WellFactory(well_id="RYD-202", name="Safaniya 7")
+    WellFactory(well_id="RYD-203", name="Abqaiq 2")
+    by_name = viewer_client.get(WELLS_URL, {"search": "ghawar"}).json()["results"]
+    by_id = viewer_client.get(WELLS_URL, {"search": "ryd-20"}).json()["results"]
+    assert [w["well_id"] for w in by_name] == ["WELL-201"]
+    assert [w["well_id"] for w in by_id] == ["RYD-202", "RYD-203"]

@@ -1,7 +1,7 @@
 from drf_spectacular.utils import OpenApiExample, extend_schema_serializer
 from rest_framework import serializers
 
-from wells.models import Well
+from wells.models import Well, validate_operating_range
 
 WELL_EXAMPLE = {
     "well_id": "WELL-001",
@@ -55,8 +55,5 @@ class WellSerializer(serializers.ModelSerializer):
         # Check the range against the stored value when a PATCH changes only one end of it.
         low = attrs.get("min_operating_flow_bpd", getattr(self.instance, "min_operating_flow_bpd", None))
         high = attrs.get("max_operating_flow_bpd", getattr(self.instance, "max_operating_flow_bpd", None))
-        if low is not None and high is not None and low > high:
-            raise serializers.ValidationError(
-                {"min_operating_flow_bpd": "The recommended minimum flow must not exceed the maximum."}
-            )
+        validate_operating_range(low, high)  # a Django ValidationError: DRF reports it as the field's error
         return attrs

@@ -1,12 +1,14 @@
-from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import serializers, viewsets
+from django_filters.rest_framework import DjangoFilterBackend
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
+from rest_framework import viewsets
 
 from accounts.permissions import RolePermission
 from accounts.roles import Role
 from wells.api.serializers import WellSerializer
-from wells.models import Well, WellStatus
+from wells.filtersets import WellFilterSet
+from wells.models import Well
 
-# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
+# 400/401/403/404 and their error body are documented for every operation by config.schema.document_errors.
 BAD_REQUEST = OpenApiResponse(description="A field or parameter is invalid; errors names each one.")
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
 
@@ -14,11 +16,6 @@ NOT_FOUND = OpenApiResponse(description="No well with that ID.")
 @extend_schema_view(
     list=extend_schema(
         summary="List wells",
-        parameters=[
-            OpenApiParameter("status", enum=WellStatus.values, description="Only wells in this status."),
-            OpenApiParameter("field", description="Only wells in this field / area (exact, case-insensitive)."),
-            OpenApiParameter("search", description="Substring of the well ID or name."),
-        ],
         responses={
             200: WellSerializer(many=True),
             400: BAD_REQUEST,
@@ -52,20 +49,8 @@ class WellViewSet(viewsets.ModelViewSet):
         "DELETE": Role.ADMIN,
     }
     serializer_class = WellSerializer
+    queryset = Well.objects.all()
+    filter_backends = [DjangoFilterBackend]
+    filterset_class = WellFilterSet
     lookup_field = "well_id"
     lookup_value_regex = r"[A-Za-z0-9-]+"
-
-    def get_queryset(self):
-        wells = Well.objects.all()
-        params = self.request.query_params
-        if (status := params.get("status")) is not None:  # given empty is an unknown status too
-            if status not in WellStatus.values:
-                raise serializers.ValidationError(
-                    {"status": f"Unknown status {status!r}; use one of {', '.join(WellStatus.values)}."}
-                )
-            wells = wells.filter(status=status)
-        if field := params.get("field"):
-            wells = wells.filter(field__iexact=field)
-        if search := params.get("search"):
-            wells = wells.filter(well_id__icontains=search) | wells.filter(name__icontains=search)
-        return wells

@@ -1,5 +1,5 @@
-"""Run the whole platform in the foreground: web server, Celery worker and beat, and the MQTT
-bridge and live simulator once those exist, with their output interleaved and labelled.
+"""Run the whole platform in the foreground: web server, Celery worker and beat, the MQTT bridge and
+the live demo simulator, with their output interleaved and labelled.
 
 The web server listens on 127.0.0.1:$PORT (default 8000; ``--port`` overrides). When that port is
 taken the command says so and exits with status 1 before starting anything. The links are printed
@@ -13,7 +13,6 @@ when METRICS_DIR is unset), emptied before anything starts, so the web server's 
 web workers, the Celery worker, beat and the MQTT bridge (operations/metrics.py).
 """
 
-import contextlib
 import errno
 import os
 import selectors
@@ -28,9 +27,7 @@ import urllib.error
 import urllib.request
 
 from django.conf import settings
-from django.core.management import get_commands
 from django.core.management.base import BaseCommand, CommandError
-from django.urls import NoReverseMatch, reverse
 
 HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
@@ -67,10 +64,8 @@ def platform_processes(port, simulate):
         ("worker", [python, "-m", "celery", "-A", "config", "worker", "--loglevel", "INFO", "--concurrency", "2"]),
         ("beat", [python, "-m", "celery", "-A", "config", "beat", "--loglevel", "INFO"]),
     ]
-    commands = get_commands()
-    if "mqtt_ingest" in commands:
-        processes.append(("mqtt", [*manage, "mqtt_ingest"]))
-    if simulate and "simulate" in commands:
+    processes.append(("mqtt", [*manage, "mqtt_ingest"]))
+    if simulate:
         processes.append(("simulator", [*manage, "simulate", "--live", "--demo-faults"]))
     return processes
 
@@ -205,8 +200,6 @@ class Command(BaseCommand):
 
     def announce(self, base, health):
         pages = {"Dashboards": "/", "Admin": "/admin/", "API docs": "/api/v1/docs", "Health": "/health"}
-        with contextlib.suppress(NoReverseMatch):  # until the dashboards exist
-            pages = {"Dashboards": reverse("dashboard"), **pages}
         links = "\n".join(f"  {name:<11} {base}{path}" for name, path in pages.items())
         self.stdout.write(self.style.SUCCESS(f"\nESP platform running:\n{links}\nCtrl-C stops everything.\n"))
         if health != 200:

@@ -1,4 +1,4 @@
-"""``manage.py simulate``: demo ESP telemetry, live (MQTT or HTTP) or as a fast backfill (telemetry/simulator.py)."""
+"""``manage.py simulate``: demo ESP telemetry, live (MQTT or HTTP) or as a fast backfill (telemetry/simulator/)."""
 
 import datetime
 import signal
@@ -9,7 +9,10 @@ from argparse import RawDescriptionHelpFormatter
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, DjangoHelpFormatter
 
-from telemetry import simulator
+from telemetry.simulator import faults as fault_catalogue
+from telemetry.simulator import live
+from telemetry.simulator.backfill import backfill
+from telemetry.simulator.model import PumpSpec, WellSimulator
 from wells.models import Well
 
 EXAMPLES = """
@@ -21,7 +24,7 @@ examples:
   simulate --backfill-days 7 --wells WELL-001,WELL-003 --fault WELL-003:scale_wear:-6d:5d --seed 7
 
 faults (WELL:KIND:START:DURATION; START is +10m, -2d, now or an ISO time with a zone):
-""" + "\n".join(f"  {kind:<17} {effect}" for kind, effect in simulator.FAULT_KINDS.items())
+""" + "\n".join(f"  {kind:<17} {effect}" for kind, effect in fault_catalogue.FAULT_KINDS.items())
 
 
 class _HelpFormatter(DjangoHelpFormatter, RawDescriptionHelpFormatter):
@@ -64,7 +67,7 @@ class Command(BaseCommand):
         now = datetime.datetime.now(datetime.UTC)
         wells = self._wells(options["wells"])
         try:
-            faults = [simulator.parse_fault(text, now) for text in options["fault"]]
+            faults = [fault_catalogue.parse_fault(text, now) for text in options["fault"]]
         except ValueError as error:
             raise CommandError(f"--fault: {error}") from None
         chosen = {well.well_id for well in wells}
@@ -74,7 +77,7 @@ class Command(BaseCommand):
             raise CommandError("--interval must be at least 1 second.")
         if options["live"]:
             if options["demo_faults"]:
-                faults += simulator.demo_faults(now, [well.well_id for well in wells])
+                faults += fault_catalogue.demo_faults(now, [well.well_id for well in wells])
             self._live(wells, faults, options)
         else:
             if options["demo_faults"]:
@@ -98,19 +101,17 @@ class Command(BaseCommand):
         if options["via"] == "http":
             if not (options["url"] and options["username"] and options["password"]):
                 raise CommandError("--via http needs --url, --username and --password.")
-            deliver = simulator.HttpDelivery(options["url"], options["username"], options["password"])
+            deliver = live.HttpDelivery(options["url"], options["username"], options["password"])
         else:
-            deliver = simulator.MqttDelivery(settings.MQTT_URL, settings.MQTT_TOPIC)
-        simulators = [
-            simulator.WellSimulator(simulator.PumpSpec.of(well), seed=options["seed"], faults=faults) for well in wells
-        ]
+            deliver = live.MqttDelivery(settings.MQTT_URL, settings.MQTT_TOPIC)
+        simulators = [WellSimulator(PumpSpec.of(well), seed=options["seed"], faults=faults) for well in wells]
         for fault in sorted(faults, key=lambda f: f.start):
             self.stdout.write(f"fault scheduled: {fault}")
         self.stdout.write(f"Simulating {len(wells)} wells every {interval} s over {deliver}; Ctrl-C stops.")
         stop = threading.Event()
         previous = {sig: signal.signal(sig, lambda *_: stop.set()) for sig in (signal.SIGTERM, signal.SIGINT)}
         try:
-            simulator.run_live(simulators, deliver, interval, stop=stop, ticks=options["ticks"], say=self.stdout.write)
+            live.run_live(simulators, deliver, interval, stop=stop, ticks=options["ticks"], say=self.stdout.write)
         finally:
             deliver.close()
             for sig, handler in previous.items():
@@ -136,7 +137,7 @@ class Command(BaseCommand):
                 progress["reported"] = moment
                 self.stdout.write(f"  {written:,} readings written ({written / (moment - began):,.0f}/s)")
 
-        inserted = simulator.backfill(
+        inserted = backfill(
             wells, start, now, interval, faults, options["seed"], chunk_size=options["chunk_size"], on_chunk=report
         )
         elapsed = time.perf_counter() - began
