@@ -6,7 +6,7 @@ The matrix:
 - admin: operator + delete wells, manage users and roles, backups.
 
 Anonymous requests get 401 (the JWT authenticator supplies the WWW-Authenticate header);
-authenticated users without the role get 403.
+authenticated users without the role get 403 naming the roles that may (``RoleRequired``).
 
 Every API view names what it needs with ``permission_classes``: ``RolePermission`` (with
 ``required_roles`` per method), ``IsViewer``, ``IsOperator``, ``IsAdmin``, ``IsSignedIn`` for a caller's
@@ -14,9 +14,22 @@ own session whatever their role, or DRF's ``AllowAny`` for the sign-in endpoints
 tests/accounts/test_permission_matrix.py holds the whole matrix, endpoint by endpoint.
 """
 
+from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
 from accounts.roles import Role, role_of
+
+
+class RoleRequired(PermissionDenied):
+    """403 for a signed-in caller whose role is too low; ``required_roles`` lists the roles that may."""
+
+    default_code = "role_required"
+
+    def __init__(self, role, held):
+        self.required_roles = [other.group_name for other in Role if other >= role]
+        needed = "the admin role" if role is Role.ADMIN else f"the {role.group_name} role or a higher one"
+        you = f"the {held.group_name} role" if held else "no role"
+        super().__init__(f"This needs {needed} ({', '.join(self.required_roles)}); you have {you}.")
 
 
 class RolePermission(BasePermission):
@@ -35,9 +48,14 @@ class RolePermission(BasePermission):
         return getattr(view, "required_roles", {}).get(method)
 
     def has_permission(self, request, view):
+        """True when the role suffices; False for an anonymous caller (DRF answers 401); else RoleRequired."""
         role = role_of(request.user)
         needed = self.required_role(request, view)
-        return role is not None and needed is not None and role >= needed
+        if role is not None and needed is not None and role >= needed:
+            return True
+        if needed is None or not (request.user and request.user.is_authenticated):
+            return False  # no role may (DRF's plain 403), or anonymous (401)
+        raise RoleRequired(needed, role)
 
 
 class IsViewer(RolePermission):

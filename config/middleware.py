@@ -9,8 +9,8 @@
 import logging
 
 from django.db import InterfaceError, OperationalError
-from django.http import JsonResponse
 
+from config.errors import error_entry, error_json_response
 from config.text import printable, storable
 
 logger = logging.getLogger(__name__)
@@ -22,7 +22,7 @@ DATABASE_UNAVAILABLE = "The database is unavailable; nothing was changed. Retry 
 
 
 class DatabaseUnavailableMiddleware:
-    """Turns OperationalError / InterfaceError from a view into 503 ``{"detail": ...}`` with Retry-After.
+    """Turns OperationalError / InterfaceError from a view into a 503 (``service_unavailable``) with Retry-After.
 
     Those are the errors of the database's operation rather than of the request: connection refused,
     server closed the connection, too many clients, a deadlock or serialization failure. Whatever the view
@@ -47,9 +47,9 @@ class DatabaseUnavailableMiddleware:
             printable(request.path),
             " ".join(str(exception).split()),  # psycopg's messages run over several lines
         )
-        response = JsonResponse({"detail": DATABASE_UNAVAILABLE}, status=503)
-        response["Retry-After"] = str(DATABASE_RETRY_AFTER_SECONDS)
-        return response
+        return error_json_response(
+            503, DATABASE_UNAVAILABLE, headers={"Retry-After": str(DATABASE_RETRY_AFTER_SECONDS)}
+        )
 
 
 def _text_problem(text):
@@ -64,8 +64,8 @@ def _text_problem(text):
 class UrlTextGuardMiddleware:
     """Answers 400 when the URL path or a query parameter (name or value) holds text PostgreSQL can't take.
 
-    The body names what is wrong as a serializer would: ``{"search": ["Must not contain NUL characters
-    (%00)."]}`` for a parameter, ``{"detail": "The URL path ..."}`` for the path.
+    The body is the API's error shape (``validation_error``); each bad parameter is an entry naming it,
+    e.g. ``{"field": "search", "message": "Must not contain NUL characters (%00).", "code": "invalid_text"}``.
     """
 
     def __init__(self, get_response):
@@ -73,11 +73,12 @@ class UrlTextGuardMiddleware:
 
     def __call__(self, request):
         if problem := _text_problem(request.path):
-            return JsonResponse({"detail": f"The URL path {problem}."}, status=400)
-        errors = {}
+            return error_json_response(400, f"The URL path {problem}.", type_="validation_error")
+        errors = []
         for name, values in request.GET.lists():
             if problem := _text_problem(name) or next(filter(None, map(_text_problem, values)), None):
-                errors[printable(name)] = [f"{problem[0].upper()}{problem[1:]}."]
+                errors.append(error_entry(printable(name), f"{problem[0].upper()}{problem[1:]}.", "invalid_text"))
         if errors:
-            return JsonResponse(errors, status=400)
+            named = ", ".join(entry["field"] for entry in errors)
+            return error_json_response(400, f"Query parameter text refused: {named}.", errors, type_="validation_error")
         return self.get_response(request)

@@ -245,6 +245,8 @@ REST_FRAMEWORK = {
         "rest_framework.parsers.MultiPartParser",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # One error body for every 4xx/5xx of the API (config/errors.py).
+    "EXCEPTION_HANDLER": "config.errors.api_exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
@@ -272,21 +274,28 @@ TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
 # Sign-in and change audit events older than this are deleted daily (accounts.changes.prune).
 AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=30)
 
+# Base URLs the API is served at: the OpenAPI schema's servers and the Postman environment's baseUrl.
+API_SERVERS = env_list("API_SERVERS", [])
+
 SPECTACULAR_SETTINGS = {
     "TITLE": "ESP Surveillance Platform API",
     "DESCRIPTION": (
         "Telemetry ingestion, analytics and diagnostics for electric submersible pumps. "
-        "Every endpoint except /health needs a Bearer token from POST /api/v1/auth/login."
+        "Every endpoint except /health needs a Bearer token from POST /api/v1/auth/login. "
+        "Every error answer has one body: `type`, `detail` and `errors` (see the Error schema).\n\n"
+        "Integrators' kit: the [Postman collection](/api/v1/postman.json) of every operation and its "
+        "[environment](/api/v1/postman-environment.json) (base URL, sign-in credentials, tokens)."
     ),
     "VERSION": VERSION,
+    "SERVERS": [{"url": url} for url in API_SERVERS],
     "SERVE_INCLUDE_SCHEMA": False,
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    # 401 and 403, with their error body, documented in one place for every operation (config/schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_auth_errors"],
+    # The error answers (400/401/403/404/429) and their body, documented in one place (config/schema.py).
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_errors"],
     # Diagnostic types, severities and alarm states appear under several field names (alarm_type,
     # peak_severity, from_state…): one named enum each in the schema.
     "ENUM_NAME_OVERRIDES": {

@@ -1,4 +1,4 @@
-"""URL map: the admin, the API under /api/v1/ (one include per app), its docs, and health."""
+"""URL map: the admin, the API under /api/v1/ (one include per app), its docs and Postman kit, and health."""
 
 from django.contrib import admin
 from django.urls import include, path
@@ -10,6 +10,7 @@ from drf_spectacular.views import (
 )
 
 from accounts.forms import ThrottledAdminAuthenticationForm
+from config.postman import PostmanCollectionView, PostmanEnvironmentView
 from operations.views import health, metrics, ready
 
 api_v1 = [
@@ -24,6 +25,9 @@ api_v1 = [
     path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema-json"),
     path("docs", SpectacularSwaggerView.as_view(url_name="schema-yaml"), name="swagger-ui"),
     path("redoc", SpectacularRedocView.as_view(url_name="schema-yaml"), name="redoc"),
+    # The integrators' kit, linked from the docs pages (SPECTACULAR_SETTINGS["DESCRIPTION"]).
+    path("postman.json", PostmanCollectionView.as_view(), name="postman-collection"),
+    path("postman-environment.json", PostmanEnvironmentView.as_view(), name="postman-environment"),
 ]
 
 urlpatterns = [
@@ -34,6 +38,11 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("", include("dashboards.urls")),
 ]
+
+# Django's own 400/404/500 answer in the API's error shape on /api/ paths (config/errors.py).
+handler400 = "config.errors.bad_request"
+handler404 = "config.errors.page_not_found"
+handler500 = "config.errors.server_error"
 
 admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = "ESP Surveillance Platform"

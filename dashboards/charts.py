@@ -22,6 +22,7 @@ import math
 
 from django.db import connection
 
+from telemetry.metrics_catalogue import unit_of
 from telemetry.models import Reading
 
 ORIGIN = datetime.datetime(2000, 1, 1, tzinfo=datetime.UTC)
@@ -65,68 +66,69 @@ REFERENCE_COLOUR = "#4b5563"
 
 @dataclasses.dataclass(frozen=True)
 class Chart:
-    """One chart: its metrics (``Reading`` fields) with labels, its unit, and reference lines from the
+    """One chart: its metrics (``Reading`` fields, of one unit) with labels, and reference lines from the
     well's specification (``(label, Well attribute)``)."""
 
     key: str
     title: str
-    unit: str
     series: tuple
     references: tuple = ()
+
+    @property
+    def unit(self):
+        """The unit of the chart's metrics, from the metrics catalogue."""
+        return unit_of(self.series[0][0])
 
 
 CHARTS = (
     Chart(
         "motor_current",
         "Motor current (ammeter chart)",
-        "A",
         (("motor_current", "Motor current"),),
         (("Nameplate", "motor_nameplate_current_a"),),
     ),
     Chart(
         "flow",
         "Flow rate",
-        "bbl/d",
         (("flow_rate", "Flow"),),
         (("Recommended min", "min_operating_flow_bpd"), ("Recommended max", "max_operating_flow_bpd")),
     ),
-    Chart("pip", "Pump intake pressure", "psi", (("pip", "PIP"), ("intake_pressure", "Intake gauge"))),
+    Chart("pip", "Pump intake pressure", (("pip", "PIP"), ("intake_pressure", "Intake gauge"))),
     Chart(
         "pressures",
         "Discharge, tubing and casing pressure",
-        "psi",
         (("discharge_pressure", "Discharge"), ("tubing_pressure", "Tubing"), ("casing_pressure", "Casing")),
     ),
     Chart(
         "motor_temp",
         "Motor temperature",
-        "°C",
         (("motor_temp", "Motor temperature"),),
         (("Limit", "motor_temp_limit_c"),),
     ),
-    Chart("vibration", "Vibration", "mm/s", (("vibration", "Vibration"),), (("Limit", "vibration_limit_mm_s"),)),
+    Chart("vibration", "Vibration", (("vibration", "Vibration"),), (("Limit", "vibration_limit_mm_s"),)),
 )
 METRICS = Reading.METRIC_FIELDS
 
-# How each metric is written on the pages: label, unit, decimals; in the order the well page lists them.
+# How each metric is written on the pages: label, decimals; in the order the well page lists them.
+# Units come from the metrics catalogue.
 METRIC_DISPLAY = {
-    "motor_current": ("Motor current", "A", 1),
-    "flow_rate": ("Flow", "bbl/d", 0),
-    "pip": ("Pump intake pressure", "psi", 0),
-    "intake_pressure": ("Intake gauge", "psi", 0),
-    "discharge_pressure": ("Discharge pressure", "psi", 0),
-    "tubing_pressure": ("Tubing pressure", "psi", 0),
-    "casing_pressure": ("Casing pressure", "psi", 0),
-    "motor_temp": ("Motor temperature", "°C", 1),
-    "vibration": ("Vibration", "mm/s", 2),
+    "motor_current": ("Motor current", 1),
+    "flow_rate": ("Flow", 0),
+    "pip": ("Pump intake pressure", 0),
+    "intake_pressure": ("Intake gauge", 0),
+    "discharge_pressure": ("Discharge pressure", 0),
+    "tubing_pressure": ("Tubing pressure", 0),
+    "casing_pressure": ("Casing pressure", 0),
+    "motor_temp": ("Motor temperature", 1),
+    "vibration": ("Vibration", 2),
 }
 
 
 def latest_values(values):
     """The newest reading's ``values`` (by metric) as the well page lists them."""
     return [
-        {"metric": metric, "label": label, "unit": unit, "decimals": decimals, "value": values.get(metric)}
-        for metric, (label, unit, decimals) in METRIC_DISPLAY.items()
+        {"metric": metric, "label": label, "unit": unit_of(metric), "decimals": decimals, "value": values.get(metric)}
+        for metric, (label, decimals) in METRIC_DISPLAY.items()
     ]
 
 
@@ -135,8 +137,10 @@ def latest_summary(chart, values):
     parts = []
     for metric, label in chart.series:
         value = values.get(metric)
-        _, unit, decimals = METRIC_DISPLAY[metric]
-        parts.append(f"{label} {value:,.{decimals}f} {unit}" if value is not None else f"{label}: no reading")
+        _, decimals = METRIC_DISPLAY[metric]
+        parts.append(
+            f"{label} {value:,.{decimals}f} {unit_of(metric)}" if value is not None else f"{label}: no reading"
+        )
     return "Latest: " + "; ".join(parts) + "."
 
 
@@ -270,7 +274,7 @@ def chart_definitions(well):
                 "key": chart.key,
                 "title": chart.title,
                 "unit": chart.unit,
-                "decimals": METRIC_DISPLAY[chart.series[0][0]][2],
+                "decimals": METRIC_DISPLAY[chart.series[0][0]][1],
                 "series": [
                     {"metric": metric, "label": label, "colour": COLOURS[i % len(COLOURS)]}
                     for i, (metric, label) in enumerate(chart.series)

@@ -33,6 +33,7 @@ from dashboards.forms import (
     ShelveForm,
     SignInForm,
 )
+from telemetry.metrics_catalogue import unit_of
 from telemetry.query import utc_text
 from wells.models import Well
 
@@ -104,9 +105,9 @@ FLEET_COLUMNS = [
     ("well", "Well"),
     ("field", "Field"),
     ("status", "Status"),
-    ("flow", "Flow bbl/d"),
-    ("current", "Current A"),
-    ("temp", "Motor °C"),
+    ("flow", f"Flow {unit_of('flow_rate')}"),
+    ("current", f"Current {unit_of('motor_current')}"),
+    ("temp", f"Motor {unit_of('motor_temp')}"),
     ("health", "Health"),
     ("efficiency", "Efficiency"),
     ("alarms", "Open alarms"),

@@ -18,7 +18,7 @@ How to use it (from any caller):
 - ``ingest_readings`` checks the domain rules below without the ORM (one query resolves all wells),
   then stores the batch in one transaction. **All or nothing**: if any reading is invalid it raises
   ``InvalidReadings`` (``.errors``: the first ``MAX_REPORTED_ERRORS`` of
-  ``{"index", "field", "message"}``; ``.error_count``: how many in all) and stores nothing.
+  ``{"index", "field", "message", "code"}``; ``.error_count``: how many in all) and stores nothing.
 - When it returns, the readings are committed (or, if the caller holds an open ``transaction.atomic``,
   they commit with it). A reading whose (well, time) is already stored, or appears earlier in the same
   batch, is a duplicate: counted in ``duplicates`` and the stored row is left unchanged. So retrying
@@ -34,7 +34,10 @@ Domain rules (each violation names the reading's index and the field):
   than ``MAX_FUTURE`` ahead of the server clock, not before the well's install date (midnight in the
   well's time zone), and not older than ``TELEMETRY_RETENTION_DAYS`` (it would be dropped);
 - ``flow_rate``, ``pip`` and ``motor_current`` are required; every metric must be a finite number
-  (no NaN/Infinity) within ``METRIC_BOUNDS``.
+  (no NaN/Infinity) within its range in ``telemetry.metrics_catalogue``.
+
+A bad reading is reported with every problem it has, one error per problem (each with a ``code``), so a
+device fixes a batch in one round trip.
 
 Write path: a batch is COPYed (binary format, psycopg's ``write_row``) straight into the readings table
 in a savepoint, then one statement (``RECORD_COPIED_READINGS``) locks its wells, fills the change log and
@@ -59,6 +62,7 @@ from django.db import connection, transaction
 
 from config.text import printable, storable
 from telemetry import storage
+from telemetry.metrics_catalogue import METRICS
 from telemetry.storage.schema import METRIC_COLUMNS, READING_COLUMNS
 from wells import validity
 from wells.models import Well
@@ -67,30 +71,6 @@ from wells.models import Well
 MAX_FUTURE = datetime.timedelta(minutes=5)
 # How many individual errors a rejection lists (``error_count`` still counts all of them).
 MAX_REPORTED_ERRORS = 100
-
-# Physically possible ranges, inclusive: wider than any real ESP reaches, narrow enough to catch unit
-# mix-ups (kPa for psi, °F for °C) and broken sensors.
-FLOW_RATE_MAX_BPD = 100_000.0
-# Gauge pressures: -15 psi is just below full vacuum (-14.7 psig); 20,000 psi is beyond any ESP.
-PRESSURE_MIN_PSI = -15.0
-PRESSURE_MAX_PSI = 20_000.0
-MOTOR_CURRENT_MAX_A = 2_000.0
-MOTOR_TEMP_MIN_C = -40.0
-MOTOR_TEMP_MAX_C = 300.0
-VIBRATION_MAX_MM_S = 200.0
-
-# (field, lowest, highest, unit, required)
-METRIC_BOUNDS = (
-    ("flow_rate", 0.0, FLOW_RATE_MAX_BPD, "bbl/d", True),
-    ("pip", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", True),
-    ("casing_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
-    ("tubing_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
-    ("intake_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
-    ("discharge_pressure", PRESSURE_MIN_PSI, PRESSURE_MAX_PSI, "psi", False),
-    ("motor_current", 0.0, MOTOR_CURRENT_MAX_A, "A", True),
-    ("motor_temp", MOTOR_TEMP_MIN_C, MOTOR_TEMP_MAX_C, "°C", False),
-    ("vibration", 0.0, VIBRATION_MAX_MM_S, "mm/s", False),
-)
 
 
 class ReadingIn(msgspec.Struct, kw_only=True, forbid_unknown_fields=True):
@@ -118,10 +98,14 @@ class BatchIn(msgspec.Struct, forbid_unknown_fields=True):
 
 
 class BadReading(msgspec.Struct, frozen=True):
-    """Stands in for a reading that could not be decoded, carrying why; ``ingest_readings`` reports it."""
+    """Stands in for a reading that could not be decoded, carrying why; ``ingest_readings`` reports it.
 
-    field: str | None
-    message: str
+    ``problems``: every (field, code, message) found while decoding; ``partial``: the reading with the
+    fields that did decode (None for the others), for the domain rules to check too, or None.
+    """
+
+    problems: tuple
+    partial: ReadingIn | None = None
 
 
 @dataclass(frozen=True)
@@ -138,8 +122,9 @@ class MalformedPayload(ValueError):
 class InvalidReadings(ValueError):
     """At least one reading broke a rule; nothing was stored.
 
-    ``errors``: up to MAX_REPORTED_ERRORS dicts ``{"index": int, "field": str | None, "message": str}``
-    in reading order; ``error_count``: all errors; ``invalid_count``: how many readings had any.
+    ``errors``: up to MAX_REPORTED_ERRORS dicts ``{"index": int, "field": str | None, "message": str,
+    "code": str}`` in reading order, every problem of each reading; ``error_count``: all errors;
+    ``invalid_count``: how many readings had any.
     """
 
     def __init__(self, errors, error_count, invalid_count):
@@ -166,45 +151,65 @@ _TYPE_WORDS = {
     "datetime": "an RFC 3339 timestamp string",
 }
 _EXPECTED_GOT = re.compile(r"Expected `([^`]+)`, got `([^`]+)`")
-_AT_FIELD = re.compile(r" - at `\$\.([A-Za-z0-9_]+)`$")
-_NAMED_FIELD = re.compile(r"field `([A-Za-z0-9_]+)`")
 _READING_FIELDS = frozenset(ReadingIn.__struct_fields__)
+_FIELD_TYPES = {field.name: field.type for field in msgspec.structs.fields(ReadingIn)}
+_REQUIRED_FIELDS = tuple(field.name for field in msgspec.structs.fields(ReadingIn) if field.required)
 NOT_UTF8 = "Malformed JSON: the body is not UTF-8 text."
 
 
-def _bad_reading_from(error):
-    """Turns a msgspec ValidationError for one reading into a BadReading naming the field."""
+def _type_problem(error):
+    """(code, message) for a msgspec ValidationError converting one field's value."""
     text = str(error)
-    if "missing required field" in text and (named := _NAMED_FIELD.search(text)):
-        return BadReading(named.group(1), "required field is missing")
-    at_field = _AT_FIELD.search(text)
-    field = at_field.group(1) if at_field else None
     if expected := _EXPECTED_GOT.search(text):
         wanted, got = (
             " or ".join(_TYPE_WORDS.get(part, part) for part in name.split(" | ")) for name in expected.groups()
         )
-        if field is None and wanted == "an object":
-            return BadReading(None, f"each reading must be a JSON object, got {got}")
-        return BadReading(field, f"must be {wanted}, got {got}")
+        return "invalid_type", f"must be {wanted}, got {got}"
     if "RFC3339" in text:
-        return BadReading(field, "is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z")
-    return BadReading(field, _AT_FIELD.sub("", text))
+        return "invalid_timestamp", "is not an RFC 3339 timestamp such as 2025-01-31T12:00:00Z"
+    return "invalid", text
+
+
+def _json_type(value):
+    """The JSON type of a decoded value, in the words of msgspec's messages above."""
+    if isinstance(value, bool):
+        return "true/false"
+    if isinstance(value, int):
+        return "an integer"
+    return {float: "a number", str: "a string", list: "an array", type(None): "null"}.get(type(value), "an object")
+
+
+def _explain(item):
+    """A BadReading listing every problem decoding ``item`` (a dict) shows, with the fields that decoded."""
+    problems = [
+        (printable(key), "unknown_field", "unknown field" if key else "unknown field with an empty name")
+        for key in item
+        if key not in _READING_FIELDS
+    ]
+    decoded = {}
+    for name, type_ in _FIELD_TYPES.items():
+        if name not in item:
+            if name in _REQUIRED_FIELDS:
+                problems.append((name, "required", "required field is missing"))
+            continue
+        try:
+            decoded[name] = msgspec.convert(item[name], type_, strict=True)
+        except msgspec.ValidationError as error:
+            problems.append((name, *_type_problem(error)))
+        except UnicodeEncodeError:  # msgspec encodes a string it reads as UTF-8; an unpaired surrogate has none
+            problems.append((name, "invalid_text", "must not contain unpaired surrogates"))
+    return BadReading(tuple(problems), ReadingIn(**(dict.fromkeys(_REQUIRED_FIELDS) | decoded)))
 
 
 def _convert_one(item):
-    # Unknown keys are named here rather than from msgspec's message, which can't quote "" or a backtick.
-    if isinstance(item, dict) and (unknown := [key for key in item if key not in _READING_FIELDS]):
-        key = unknown[0]
-        return BadReading(printable(key), "unknown field" if key else "unknown field with an empty name")
-    try:
-        return msgspec.convert(item, ReadingIn, strict=True)
-    except msgspec.ValidationError as error:
-        return _bad_reading_from(error)
-    except UnicodeEncodeError:  # msgspec encodes a string it reads as UTF-8; an unpaired surrogate has none
-        if not isinstance(item, dict):
-            return BadReading(None, "each reading must be a JSON object, got a string")
-        field = next((key for key, value in item.items() if isinstance(value, str) and value != printable(value)), None)
-        return BadReading(field, "must not contain unpaired surrogates")
+    if not isinstance(item, dict):
+        return BadReading(((None, "not_an_object", f"each reading must be a JSON object, got {_json_type(item)}"),))
+    if _READING_FIELDS.issuperset(item):
+        try:
+            return msgspec.convert(item, ReadingIn, strict=True)
+        except (msgspec.ValidationError, UnicodeEncodeError):
+            pass  # explained field by field below
+    return _explain(item)
 
 
 def _fast_decode(decoder, body):
@@ -293,15 +298,24 @@ def parse_payload(body, *, well_id):
         if not isinstance(document, list):
             raise MalformedPayload("Expected one reading as a JSON object, or an array of them.")
         readings = [_convert_one(item) for item in document]
-    for index, reading in enumerate(readings):
-        if isinstance(reading, ReadingIn):
-            if reading.well_id is None:
-                reading.well_id = well_id
-            elif reading.well_id != well_id:
-                readings[index] = BadReading(
-                    "well_id", f"{reading.well_id!r} does not match the topic's well {well_id}"
-                )
-    return readings
+    return [_for_topic(reading, well_id) for reading in readings]
+
+
+def _for_topic(reading, well_id):
+    """``reading`` for the topic's well: its well_id filled in, or a BadReading when it names another."""
+    if isinstance(reading, ReadingIn):
+        if reading.well_id is None or reading.well_id == well_id:
+            reading.well_id = well_id
+            return reading
+        reading, problems = reading, ()
+    else:
+        reading, problems = reading.partial, reading.problems
+        if reading is None:
+            return BadReading(problems)
+    if reading.well_id is not None and reading.well_id != well_id:
+        message = f"{reading.well_id!r} does not match the topic's well {well_id}"
+        problems = (*problems, ("well_id", "well_mismatch", message))
+    return BadReading(problems, msgspec.structs.replace(reading, well_id=well_id))
 
 
 # --- Validation ----------------------------------------------------------------------------------
@@ -341,70 +355,85 @@ def _as_float(value):
 
 
 def _metric_problems(reading):
-    for field, lowest, highest, unit, required in METRIC_BOUNDS:
+    for metric in METRICS:
+        field, lowest, highest, unit = metric.field, metric.lowest, metric.highest, metric.unit
         value = getattr(reading, field)
         if value is None:
-            if required:
-                yield field, "required field is missing"
+            if metric.required:
+                yield field, "required", "required field is missing"
         elif (value := _as_float(value)) is None:
-            yield field, f"must be a number, got {type(getattr(reading, field)).__name__}"
+            yield field, "invalid_type", f"must be a number, got {type(getattr(reading, field)).__name__}"
         elif not math.isfinite(value):
-            yield field, f"must be a finite number, got {value}"
+            yield field, "not_finite", f"must be a finite number, got {value}"
         elif value < lowest:
             if lowest == 0:
-                yield field, f"must not be negative, got {value} {unit}"
+                yield field, "min_value", f"must not be negative, got {value} {unit}"
             else:
-                yield field, f"must be at least {lowest:g} {unit}, got {value}"
+                yield field, "min_value", f"must be at least {lowest:g} {unit}, got {value}"
         elif value > highest:
-            yield field, f"must be at most {highest:,.0f} {unit}, got {value}"
+            yield field, "max_value", f"must be at most {highest:,.0f} {unit}, got {value}"
 
 
-def _metrics_in_bounds(r):
-    """True when every metric is present where required, a number, finite and within METRIC_BOUNDS.
+def _bounds_check(metrics):
+    """The fast path's check, ``_metrics_in_bounds(reading)``: True when every metric is present where
+    required, a number, finite and within its range.
 
-    The common case, written out so a valid reading costs about a microsecond; comparisons with NaN
-    are false, so NaN fails here and ``_metric_problems`` explains it.
+    Written out as one chained comparison per metric, generated from the catalogue (as
+    ``collections.namedtuple`` generates its class) so it can't drift from it: a loop over the catalogue
+    costs about three times as much per reading. Comparisons with NaN are false, so NaN fails here and
+    ``_metric_problems`` explains it; None where required or a non-number raises TypeError, also False.
     """
-    try:
-        return (
-            0.0 <= r.flow_rate <= FLOW_RATE_MAX_BPD
-            and PRESSURE_MIN_PSI <= r.pip <= PRESSURE_MAX_PSI
-            and 0.0 <= r.motor_current <= MOTOR_CURRENT_MAX_A
-            and (r.casing_pressure is None or PRESSURE_MIN_PSI <= r.casing_pressure <= PRESSURE_MAX_PSI)
-            and (r.tubing_pressure is None or PRESSURE_MIN_PSI <= r.tubing_pressure <= PRESSURE_MAX_PSI)
-            and (r.intake_pressure is None or PRESSURE_MIN_PSI <= r.intake_pressure <= PRESSURE_MAX_PSI)
-            and (r.discharge_pressure is None or PRESSURE_MIN_PSI <= r.discharge_pressure <= PRESSURE_MAX_PSI)
-            and (r.motor_temp is None or MOTOR_TEMP_MIN_C <= r.motor_temp <= MOTOR_TEMP_MAX_C)
-            and (r.vibration is None or 0.0 <= r.vibration <= VIBRATION_MAX_MM_S)
-        )
-    except TypeError:  # None where required, or not a number
-        return False
+    terms = []
+    for metric in metrics:
+        in_range = f"{metric.lowest!r} <= r.{metric.field} <= {metric.highest!r}"
+        terms.append(in_range if metric.required else f"(r.{metric.field} is None or {in_range})")
+    source = (
+        "def _metrics_in_bounds(r):\n"
+        "    try:\n"
+        f"        return {' and '.join(terms)}\n"
+        "    except TypeError:\n"
+        "        return False\n"
+    )
+    namespace = {}
+    exec(compile(source, "<telemetry.metrics_catalogue bounds>", "exec"), namespace)  # noqa: S102 - our own text
+    return namespace["_metrics_in_bounds"]
+
+
+_metrics_in_bounds = _bounds_check(METRICS)
 
 
 def _reading_problems(reading, wells, latest, oldest):
-    """Every (field, message) wrong with one reading; the slow, explaining path."""
+    """Every (field, code, message) wrong with one reading; the slow, explaining path."""
     problems = []
     well = None
     if reading.well_id is None:
-        problems.append(("well_id", "required field is missing"))
+        problems.append(("well_id", "required", "required field is missing"))
     elif type(reading.well_id) is not str:
-        problems.append(("well_id", "must be a string"))
+        problems.append(("well_id", "invalid_type", "must be a string"))
     elif not storable(reading.well_id):
-        problems.append(("well_id", "must not contain NUL characters or unpaired surrogates"))
+        problems.append(("well_id", "invalid_text", "must not contain NUL characters or unpaired surrogates"))
     elif (well := wells.get(reading.well_id)) is None:
-        problems.append(("well_id", f"unknown well {reading.well_id!r}"))
+        problems.append(("well_id", "unknown_well", f"unknown well {reading.well_id!r}"))
 
     time = reading.timestamp
     if not isinstance(time, datetime.datetime):
-        problems.append(("timestamp", "must be an RFC 3339 timestamp"))
+        problems.append(("timestamp", "invalid_timestamp", "must be an RFC 3339 timestamp"))
     elif time.utcoffset() is None:
-        problems.append(("timestamp", "has no time zone; send UTC with Z (2025-01-31T12:00:00Z) or an offset (+03:00)"))
+        problems.append(
+            (
+                "timestamp",
+                "no_time_zone",
+                "has no time zone; send UTC with Z (2025-01-31T12:00:00Z) or an offset (+03:00)",
+            )
+        )
     elif time > latest:
-        problems.append(("timestamp", f"is more than {MAX_FUTURE.seconds // 60} minutes in the future"))
+        problems.append(("timestamp", "in_future", f"is more than {MAX_FUTURE.seconds // 60} minutes in the future"))
     elif time < oldest:
-        problems.append(("timestamp", f"is older than the {settings.TELEMETRY_RETENTION_DAYS}-day retention window"))
+        retention = settings.TELEMETRY_RETENTION_DAYS
+        problems.append(("timestamp", "too_old", f"is older than the {retention}-day retention window"))
     elif well is not None and time < well.first_valid_time:
-        problems.append(("timestamp", f"is before the well's install date {well.install_date} ({well.timezone})"))
+        message = f"is before the well's install date {well.install_date} ({well.timezone})"
+        problems.append(("timestamp", "before_install", message))
 
     problems.extend(_metric_problems(reading))
     return problems
@@ -414,8 +443,17 @@ def _reading_problems(reading, wells, latest, oldest):
 _metrics_of = operator.attrgetter(*METRIC_COLUMNS)
 
 
+def _bad_reading_problems(bad, wells, latest, oldest):
+    """What decoding found wrong with ``bad``, and what the domain rules find in the fields that decoded."""
+    problems = list(bad.problems)
+    if bad.partial is not None:
+        reported = {field for field, _code, _message in problems}
+        problems += [p for p in _reading_problems(bad.partial, wells, latest, oldest) if p[0] not in reported]
+    return problems or [(None, "invalid", "invalid reading")]
+
+
 def _row_or_problems(reading, wells, latest, oldest):
-    """(row to store, None) for a valid reading, else (None, [(field, message), ...])."""
+    """(row to store, None) for a valid reading, else (None, [(field, code, message), ...])."""
     well = wells.get(reading.well_id) if type(reading.well_id) is str else None
     time = reading.timestamp
     if (
@@ -427,7 +465,12 @@ def _row_or_problems(reading, wells, latest, oldest):
         and _metrics_in_bounds(reading)
     ):
         return (well.pk, time.astimezone(datetime.UTC), *_metrics_of(reading)), None
-    return None, _reading_problems(reading, wells, latest, oldest) or [(None, "invalid reading")]
+    return None, _reading_problems(reading, wells, latest, oldest) or [(None, "invalid", "invalid reading")]
+
+
+def _checked(reading):
+    """The ReadingIn the domain rules look at: the reading, or what of a BadReading decoded (or None)."""
+    return reading.partial if isinstance(reading, BadReading) else reading
 
 
 def validate_readings(readings, *, now=None):
@@ -435,7 +478,7 @@ def validate_readings(readings, *, now=None):
     now = now or datetime.datetime.now(datetime.UTC)
     latest = now + MAX_FUTURE
     oldest = now - datetime.timedelta(days=settings.TELEMETRY_RETENTION_DAYS)
-    named = {r.well_id for r in readings if isinstance(r, ReadingIn) and type(r.well_id) is str}
+    named = {r.well_id for r in map(_checked, readings) if isinstance(r, ReadingIn) and type(r.well_id) is str}
     wells = _known_wells({well_id for well_id in named if storable(well_id)}, oldest)
     rows = []
     errors = []
@@ -443,19 +486,19 @@ def validate_readings(readings, *, now=None):
     invalid_count = 0
     for index, reading in enumerate(readings):
         if isinstance(reading, BadReading):
-            problems = [(reading.field, reading.message)]
+            problems = _bad_reading_problems(reading, wells, latest, oldest)
         elif isinstance(reading, ReadingIn):
             row, problems = _row_or_problems(reading, wells, latest, oldest)
             if row is not None:
                 rows.append(row)
                 continue
         else:
-            problems = [(None, f"not a reading: {type(reading).__name__}")]
+            problems = [(None, "not_a_reading", f"not a reading: {type(reading).__name__}")]
         invalid_count += 1
         error_count += len(problems)
-        for field, message in problems:
+        for field, code, message in problems:
             if len(errors) < MAX_REPORTED_ERRORS:
-                errors.append({"index": index, "field": field, "message": message})
+                errors.append({"index": index, "field": field, "message": message, "code": code})
     if invalid_count:
         raise InvalidReadings(errors, error_count, invalid_count)
     return rows

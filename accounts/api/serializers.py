@@ -64,10 +64,6 @@ class LoginResponseSerializer(TokenPairSerializer):
     user = SignedInUserSerializer()
 
 
-class ErrorSerializer(serializers.Serializer):
-    error = serializers.CharField()
-
-
 class UserAccountSerializer(serializers.ModelSerializer):
     """A user as the API shows it: never the password hash."""
 

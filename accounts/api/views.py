@@ -8,7 +8,7 @@ import dataclasses
 
 from django.contrib.auth import get_user_model
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_view
-from rest_framework import generics, mixins, serializers, status, viewsets
+from rest_framework import exceptions, generics, mixins, serializers, status, viewsets
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -21,7 +21,6 @@ from accounts.api.serializers import (
     ChangeEventSerializer,
     ChangeFilterSerializer,
     CredentialsSerializer,
-    ErrorSerializer,
     LoginResponseSerializer,
     RefreshTokenSerializer,
     TokenPairSerializer,
@@ -32,10 +31,12 @@ from accounts.api.serializers import (
 from accounts.models import AuthEvent, AuthEventKind, ChangeEvent
 from accounts.permissions import IsAdmin, IsSignedIn
 from accounts.roles import role_of
+from config.errors import error_body
 
-INVALID_CREDENTIALS = "Invalid username or password"
-REFRESH_REFUSED = "Invalid, expired or already used refresh token"
-BEARER_CHALLENGE = {"WWW-Authenticate": 'Bearer realm="api"'}
+INVALID_CREDENTIALS = "Invalid username or password."
+REFRESH_REFUSED = "Invalid, expired or already used refresh token."
+SIGN_IN_LOCKED = "Too many refused sign-ins for this username or address."
+BEARER_CHALLENGE = 'Bearer realm="api"'
 
 # Example values for the docs. They are placeholders, not working tokens.
 ACCESS_EXAMPLE = "eyJhbGciOiJIUzI1NiJ9.<access-claims>.<signature>"
@@ -55,12 +56,7 @@ USER_EXAMPLE = {
     "last_login": "2025-06-01T08:15:00Z",
     "date_joined": "2025-03-14T10:00:00Z",
 }
-BAD_REQUEST = OpenApiResponse(
-    description="The body is not JSON, or a field is missing, of the wrong type or too long; "
-    'the answer names the field, e.g. {"username": ["This field is required."]}.'
-)
-NOT_SIGNED_IN = OpenApiResponse(description="No valid Bearer token (missing, expired, logged out or revoked).")
-NOT_ADMIN = OpenApiResponse(description="Signed in, but not an admin.")
+# 400, 401, 403 and 404 and their error body are documented for every operation by config.schema.
 
 
 @extend_schema(
@@ -74,9 +70,8 @@ NOT_ADMIN = OpenApiResponse(description="Signed in, but not an admin.")
     request=CredentialsSerializer,
     responses={
         200: LoginResponseSerializer,
-        400: BAD_REQUEST,
-        401: ErrorSerializer,
-        429: OpenApiResponse(ErrorSerializer, description="Locked after too many refused sign-ins; see Retry-After."),
+        401: OpenApiResponse(description="Wrong username or password."),
+        429: OpenApiResponse(description="Locked after too many refused sign-ins; see Retry-After."),
     },
     examples=[
         OpenApiExample(
@@ -88,10 +83,15 @@ NOT_ADMIN = OpenApiResponse(description="Signed in, but not an admin.")
             response_only=True,
             status_codes=["200"],
         ),
-        OpenApiExample("Refused", value={"error": INVALID_CREDENTIALS}, response_only=True, status_codes=["401"]),
+        OpenApiExample(
+            "Refused",
+            value=error_body("authentication_failed", INVALID_CREDENTIALS),
+            response_only=True,
+            status_codes=["401"],
+        ),
         OpenApiExample(
             "Locked",
-            value={"error": "Too many failed sign-ins. Try again in 840 seconds."},
+            value=error_body("throttled", f"{SIGN_IN_LOCKED} Expected available in 840 seconds."),
             response_only=True,
             status_codes=["429"],
         ),
@@ -101,21 +101,18 @@ class LoginView(APIView):
     authentication_classes = []  # a stale token in the header must not stand in the way of signing in
     permission_classes = [AllowAny]  # signing in is how a caller gets a role
 
+    def get_authenticate_header(self, request):
+        return BEARER_CHALLENGE  # without authenticators DRF would turn the refusal's 401 into a 403
+
     def post(self, request):
         credentials = CredentialsSerializer(data=request.data)
         credentials.is_valid(raise_exception=True)
         try:
             user, issued = signin.sign_in(request, **credentials.validated_data)
         except signin.SignInThrottled as locked:
-            return Response(
-                {"error": f"Too many failed sign-ins. Try again in {locked.retry_after} seconds."},
-                status=status.HTTP_429_TOO_MANY_REQUESTS,
-                headers={"Retry-After": str(locked.retry_after)},
-            )
+            raise exceptions.Throttled(locked.retry_after, SIGN_IN_LOCKED) from None
         except signin.SignInRefused:
-            return Response(
-                {"error": INVALID_CREDENTIALS}, status=status.HTTP_401_UNAUTHORIZED, headers=BEARER_CHALLENGE
-            )
+            raise exceptions.AuthenticationFailed(INVALID_CREDENTIALS, code="invalid_credentials") from None
         role = role_of(user)
         body = {
             **dataclasses.asdict(issued),
@@ -129,16 +126,24 @@ class LoginView(APIView):
     summary="Exchange a refresh token for a new token pair",
     description="The refresh token given is spent: using it a second time is refused with 401.",
     request=RefreshTokenSerializer,
-    responses={200: TokenPairSerializer, 400: BAD_REQUEST, 401: ErrorSerializer},
+    responses={200: TokenPairSerializer, 401: OpenApiResponse(description="The refresh token is not valid.")},
     examples=[
         OpenApiExample("Refresh token", value={"refresh_token": REFRESH_EXAMPLE}, request_only=True),
         OpenApiExample("New pair", value=TOKEN_PAIR_EXAMPLE, response_only=True, status_codes=["200"]),
-        OpenApiExample("Refused", value={"error": REFRESH_REFUSED}, response_only=True, status_codes=["401"]),
+        OpenApiExample(
+            "Refused",
+            value=error_body("authentication_failed", REFRESH_REFUSED),
+            response_only=True,
+            status_codes=["401"],
+        ),
     ],
 )
 class RefreshView(APIView):
     authentication_classes = []  # the refresh token in the body is the credential
     permission_classes = [AllowAny]  # the refresh token proves who the caller is
+
+    def get_authenticate_header(self, request):
+        return BEARER_CHALLENGE  # without authenticators DRF would turn the refusal's 401 into a 403
 
     def post(self, request):
         body = RefreshTokenSerializer(data=request.data)
@@ -146,7 +151,7 @@ class RefreshView(APIView):
         try:
             user, issued = tokens.rotate(body.validated_data["refresh_token"])
         except TokenError:
-            return Response({"error": REFRESH_REFUSED}, status=status.HTTP_401_UNAUTHORIZED, headers=BEARER_CHALLENGE)
+            raise exceptions.AuthenticationFailed(REFRESH_REFUSED, code="refresh_refused") from None
         audit.record(AuthEventKind.REFRESH, user=user, actor=user, request=request)
         return Response(TokenPairSerializer(dataclasses.asdict(issued)).data)
 
@@ -155,7 +160,7 @@ class RefreshView(APIView):
     tags=["Auth"],
     summary="Sign out: the access token used and the refresh token given stop working",
     request=RefreshTokenSerializer,
-    responses={204: None, 400: BAD_REQUEST, 401: NOT_SIGNED_IN},
+    responses={204: None},
     examples=[OpenApiExample("Refresh token", value={"refresh_token": REFRESH_EXAMPLE}, request_only=True)],
 )
 class LogoutView(APIView):
@@ -175,7 +180,7 @@ class LogoutView(APIView):
 @extend_schema(
     tags=["Auth"],
     summary="The signed-in user, with role and last sign-in",
-    responses={200: UserAccountSerializer, 401: NOT_SIGNED_IN},
+    responses={200: UserAccountSerializer},
     examples=[OpenApiExample("Operator", value=USER_EXAMPLE, response_only=True)],
 )
 class MeView(APIView):
@@ -196,13 +201,13 @@ USER_CREATE_EXAMPLE = {
 @extend_schema_view(
     list=extend_schema(
         summary="List users with their roles (admin)",
-        responses={200: UserAccountSerializer(many=True), 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        responses={200: UserAccountSerializer(many=True)},
         examples=[OpenApiExample("Users", value=USER_EXAMPLE, response_only=True)],
     ),
     create=extend_schema(
         summary="Create a user with a role (admin)",
         request=UserCreateSerializer,
-        responses={201: UserAccountSerializer, 400: BAD_REQUEST, 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        responses={201: UserAccountSerializer},
         examples=[
             OpenApiExample("New operator", value=USER_CREATE_EXAMPLE, request_only=True),
             OpenApiExample("Created", value=USER_EXAMPLE, response_only=True, status_codes=["201"]),
@@ -210,14 +215,14 @@ USER_CREATE_EXAMPLE = {
     ),
     retrieve=extend_schema(
         summary="Get one user (admin)",
-        responses={200: UserAccountSerializer, 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        responses={200: UserAccountSerializer},
         examples=[OpenApiExample("Operator", value=USER_EXAMPLE, response_only=True)],
     ),
     partial_update=extend_schema(
         summary="Change a user's role, deactivate them or set their password (admin)",
         description="Deactivating a user or setting their password revokes every token they hold.",
         request=UserUpdateSerializer,
-        responses={200: UserAccountSerializer, 400: BAD_REQUEST, 401: NOT_SIGNED_IN, 403: NOT_ADMIN},
+        responses={200: UserAccountSerializer},
         examples=[
             OpenApiExample("Promote to admin", value={"role": "admin"}, request_only=True),
             OpenApiExample("Deactivate", value={"is_active": False}, request_only=True),
@@ -264,12 +269,7 @@ AUDIT_EXAMPLE = {
     tags=["Auth"],
     summary="The sign-in audit log, newest first (admin)",
     parameters=[AuditFilterSerializer],
-    responses={
-        200: AuthEventSerializer(many=True),
-        400: OpenApiResponse(description="A filter is invalid; the answer names it."),
-        401: NOT_SIGNED_IN,
-        403: NOT_ADMIN,
-    },
+    responses={200: AuthEventSerializer(many=True)},
     examples=[OpenApiExample("A refused sign-in", value=AUDIT_EXAMPLE, response_only=True)],
 )
 class AuditLogView(generics.ListAPIView):
@@ -309,9 +309,7 @@ CHANGE_EXAMPLE = {
     parameters=[ChangeFilterSerializer],
     responses={
         200: ChangeEventSerializer(many=True),
-        400: OpenApiResponse(description="A filter is invalid; the answer names it."),
-        401: NOT_SIGNED_IN,
-        403: NOT_ADMIN,
+        400: OpenApiResponse(description="A filter is invalid; errors names it."),
     },
     examples=[OpenApiExample("A well shut in from the admin", value=CHANGE_EXAMPLE, response_only=True)],
 )

@@ -46,6 +46,7 @@ from alarms.models import (
     OutOfService,
     WebhookReceiver,
 )
+from config.errors import VALIDATION_ERROR, error_body, error_entry
 from wells.models import Well
 
 ALARM_EXAMPLE = {
@@ -168,24 +169,16 @@ KPI_EXAMPLE = {
     },
 }
 
-# The body of every 400 and 404 here: what is wrong, keyed by the field or parameter in error (DRF's own
-# errors, e.g. an unknown alarm id or a body that is not JSON, use the key "detail").
-NAMED_ERRORS = {
-    "type": "object",
-    "description": "What is wrong, keyed by the field or parameter in error.",
-    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
-}
-
 
 def _error(description):
-    return OpenApiResponse(NAMED_ERRORS, description=description)
+    return OpenApiResponse(description=description)  # config.schema gives it the Error body
 
 
 NO_ALARM = _error("No alarm with that id.")
 NO_ENTRY = _error("No out-of-service entry with that id.")
 REFUSED = _error(
-    "The alarm's state does not allow it, or the body is wrong; the answer names the field, "
-    'e.g. {"state": ["This alarm is already acknowledged (by omar_operator at 2026-11-28 10:41 UTC)."]}.'
+    "The alarm's state does not allow it, or the body is wrong; errors names the field, e.g. state: "
+    '"This alarm is already acknowledged (by omar_operator at 2026-11-28 10:41 UTC)."'
 )
 
 
@@ -194,7 +187,8 @@ def _example(title, value, **kwargs):
 
 
 def _refused(title, field, message):
-    return OpenApiExample(title, value={field: [message]}, response_only=True, status_codes=["400"])
+    body = error_body(VALIDATION_ERROR, f"{field}: {message}", [error_entry(field, message, "invalid")])
+    return OpenApiExample(title, value=body, response_only=True, status_codes=["400"])
 
 
 def _refusing(transition):

@@ -124,7 +124,7 @@ class NewestFirst(CursorPagination):
     parameters=[FindingFilters],
     responses={
         200: StoredFindingSerializer(many=True),
-        400: OpenApiResponse(description="A filter is invalid; the body names it."),
+        400: OpenApiResponse(description="A filter is invalid; errors names it."),
         404: NOT_FOUND,
     },
     examples=[

@@ -26,7 +26,7 @@ from analytics.api.renderers import PlainRowsJSONRenderer
 from wells.models import Well
 
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
-BAD_PARAMS = OpenApiResponse(description="A parameter is out of bounds; the body names it.")
+BAD_PARAMS = OpenApiResponse(description="A parameter is out of bounds; errors names it.")
 
 
 def _envelope(name, window_key, **echoed):

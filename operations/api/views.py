@@ -59,7 +59,7 @@ class BackupFilterParams(QueryParams):
     ],
     responses={
         200: BackupSerializer(many=True),
-        400: OpenApiResponse(description='A filter is invalid; e.g. {"status": [""lost" is not a valid choice."]}.'),
+        400: OpenApiResponse(description="A filter is invalid; errors names it."),
     },
     examples=[OpenApiExample("A verified nightly backup", value=BACKUP_EXAMPLE, response_only=True)],
 )

@@ -1,35 +1,44 @@
 """Serializers that only describe the ingest endpoints in the OpenAPI schema.
 
 The endpoints never run them: bodies are decoded and validated by ``telemetry.ingest`` (msgspec), which
-is some 70 times faster per reading than a DRF serializer. Keep these in step with ``ReadingIn`` and
-``METRIC_BOUNDS``.
+is some 70 times faster per reading than a DRF serializer. The metrics' ranges and units come from
+``telemetry.metrics_catalogue``, as ingest's do; the other fields follow ``ReadingIn``.
 """
 
 from drf_spectacular.utils import OpenApiExample
 from rest_framework import serializers
 
-from telemetry.ingest import MAX_REPORTED_ERRORS
+from config.errors import VALIDATION_ERROR, error_body
+from telemetry.ingest import MAX_FUTURE, MAX_REPORTED_ERRORS
+from telemetry.metrics_catalogue import METRICS
 
 
-class TelemetryReadingSerializer(serializers.Serializer):
-    well_id = serializers.CharField(help_text="Public well identifier, e.g. WELL-001.")
-    timestamp = serializers.DateTimeField(
-        help_text="RFC 3339 with a time zone (Z or an offset); stored as UTC. At most 5 minutes ahead of "
-        "the server clock, not before the well's install date, not older than the retention window."
+def _metric_field(metric):
+    return serializers.FloatField(
+        min_value=metric.lowest,
+        max_value=metric.highest,
+        required=metric.required,
+        allow_null=not metric.required,
+        help_text=f"{metric.description}, {metric.unit}.",
     )
-    flow_rate = serializers.FloatField(min_value=0, max_value=100_000, help_text="Liquid rate, bbl/d.")
-    pip = serializers.FloatField(min_value=-15, max_value=20_000, help_text="Pump intake pressure, psi.")
-    casing_pressure = serializers.FloatField(min_value=-15, max_value=20_000, required=False, allow_null=True)
-    tubing_pressure = serializers.FloatField(min_value=-15, max_value=20_000, required=False, allow_null=True)
-    intake_pressure = serializers.FloatField(min_value=-15, max_value=20_000, required=False, allow_null=True)
-    discharge_pressure = serializers.FloatField(min_value=-15, max_value=20_000, required=False, allow_null=True)
-    motor_current = serializers.FloatField(min_value=0, max_value=2_000, help_text="Motor current, A.")
-    motor_temp = serializers.FloatField(
-        min_value=-40, max_value=300, required=False, allow_null=True, help_text="Motor temperature, °C."
-    )
-    vibration = serializers.FloatField(
-        min_value=0, max_value=200, required=False, allow_null=True, help_text="Vibration, mm/s RMS."
-    )
+
+
+# One reading: well and time, then a field per metric of the catalogue, so the documented ranges are
+# the ones ingest enforces.
+TelemetryReadingSerializer = type(
+    "TelemetryReadingSerializer",
+    (serializers.Serializer,),
+    {
+        "__module__": __name__,
+        "well_id": serializers.CharField(help_text="Public well identifier, e.g. WELL-001."),
+        "timestamp": serializers.DateTimeField(
+            help_text="RFC 3339 with a time zone (Z or an offset); stored as UTC. At most "
+            f"{MAX_FUTURE.seconds // 60} minutes ahead of the server clock, not before the well's install date, "
+            "not older than the retention window."
+        ),
+        **{metric.field: _metric_field(metric) for metric in METRICS},
+    },
+)
 
 
 class TelemetryBatchSerializer(serializers.Serializer):
@@ -53,15 +62,23 @@ class TelemetryBatchIngestedSerializer(serializers.Serializer):
 
 
 class TelemetryReadingErrorSerializer(serializers.Serializer):
-    index = serializers.IntegerField(help_text="Position of the reading in the batch (0 for the single endpoint).")
+    index = serializers.IntegerField(
+        required=False, help_text="Position of the reading in the batch (0 for the single endpoint)."
+    )
     field = serializers.CharField(allow_null=True, help_text="The offending field; null when the reading itself.")
     message = serializers.CharField()
+    code = serializers.CharField(help_text="A stable code for programs: required, invalid_type, min_value, …")
 
 
 class TelemetryRejectionSerializer(serializers.Serializer):
+    """The API's Error body (config/errors.py) with ingest's two counts added."""
+
+    type = serializers.CharField(help_text="validation_error for invalid readings, parse_error for a malformed body.")
     detail = serializers.CharField()
     errors = TelemetryReadingErrorSerializer(
-        many=True, required=False, help_text=f"The first {MAX_REPORTED_ERRORS} errors, in reading order."
+        many=True,
+        help_text=f"The first {MAX_REPORTED_ERRORS} errors, in reading order, every problem of each reading; "
+        "empty for a malformed body.",
     )
     error_count = serializers.IntegerField(required=False, help_text="All errors, including those not listed.")
     invalid_count = serializers.IntegerField(required=False, help_text="Readings with at least one error.")
@@ -89,21 +106,23 @@ REJECTION_EXAMPLE = OpenApiExample(
     "Invalid readings",
     status_codes=["400"],
     response_only=True,
-    value={
-        "detail": "2 invalid reading(s), 2 error(s); nothing was stored.",
-        "errors": [
-            {"index": 0, "field": "well_id", "message": "unknown well 'WELL-999'"},
-            {"index": 3, "field": "pip", "message": "must be a finite number, got nan"},
+    value=error_body(
+        VALIDATION_ERROR,
+        "2 invalid reading(s), 3 error(s); nothing was stored.",
+        [
+            {"index": 0, "field": "well_id", "message": "unknown well 'WELL-999'", "code": "unknown_well"},
+            {"index": 0, "field": "motor_current", "message": "must not be negative, got -2.0 A", "code": "min_value"},
+            {"index": 3, "field": "pip", "message": "must be a finite number, got nan", "code": "not_finite"},
         ],
-        "error_count": 2,
-        "invalid_count": 2,
-    },
+        error_count=3,
+        invalid_count=2,
+    ),
 )
 MALFORMED_EXAMPLE = OpenApiExample(
     "Malformed JSON",
     status_codes=["400"],
     response_only=True,
-    value={"detail": "Malformed JSON: Expecting ',' delimiter at line 1 column 42."},
+    value=error_body("parse_error", "Malformed JSON: Expecting ',' delimiter at line 1 column 42."),
 )
 
 SINGLE_EXAMPLES = [

@@ -5,7 +5,7 @@
     GET /api/v1/telemetry/export.csv?well_id=WELL-001&start=…&end=…&fields=…
 
 The window is ``[start, end)``, ISO 8601 (a time without a zone is UTC), by default the last 24 hours.
-Every bad parameter answers 400 with a JSON body keyed by the parameter's name; an unknown well, 404.
+Every bad parameter answers 400 with the API's error body naming the parameter; an unknown well, 404.
 The views parse and check the parameters, then hand over to ``telemetry.query``.
 
 The export is an ordinary DRF view, so Bearer tokens and browser sessions both work; its errors are
@@ -30,6 +30,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsViewer
+from config.errors import VALIDATION_ERROR, error_body, error_entry
 from config.params import QueryParams
 from telemetry import query
 from telemetry.api.docs import TelemetryDetailSerializer
@@ -147,23 +148,31 @@ ReadingPageSchema = inline_serializer(
     },
 )
 
+UNKNOWN_FIELD_EXAMPLE = "Unknown field(s): flow. Choose from: " + METRICS + "."
+EMPTY_WINDOW_EXAMPLE = "end must be after start (end defaults to now)."
 BAD_PARAMETER_EXAMPLES = [
     OpenApiExample(
         "Bad parameter",
         status_codes=["400"],
         response_only=True,
-        value={"fields": ["Unknown field(s): flow. Choose from: " + METRICS + "."]},
+        value=error_body(
+            VALIDATION_ERROR,
+            f"fields: {UNKNOWN_FIELD_EXAMPLE}",
+            [error_entry("fields", UNKNOWN_FIELD_EXAMPLE, "invalid")],
+        ),
     ),
     OpenApiExample(
         "Empty window",
         status_codes=["400"],
         response_only=True,
-        value={"end": ["end must be after start (end defaults to now)."]},
+        value=error_body(
+            VALIDATION_ERROR, f"end: {EMPTY_WINDOW_EXAMPLE}", [error_entry("end", EMPTY_WINDOW_EXAMPLE, "invalid")]
+        ),
     ),
 ]
-# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
+# 400/401/403/404 and their error body are documented for every operation by config.schema.document_errors.
 COMMON_RESPONSES = {
-    400: OpenApiResponse(OpenApiTypes.OBJECT, description="A bad parameter; the body is keyed by its name."),
+    400: OpenApiResponse(description="A bad parameter; errors names it."),
     404: OpenApiResponse(TelemetryDetailSerializer, description="No well with that well_id."),
 }
 

@@ -4,7 +4,7 @@ The views stay DRF APIViews so that JWT authentication, the operator role and th
 as everywhere else; they read ``request.body`` themselves and never touch ``request.data``.
 
 Status codes: 201 stored, 200 duplicate (single reading only), 400 malformed body or invalid readings
-(the body lists every bad reading by index and field; nothing is stored), 401 no/invalid token,
+(the body lists every problem of every bad reading by index and field; nothing is stored), 401 no/invalid token,
 403 not an operator or admin, 413 body larger than the limit (checked before reading it),
 415 not ``application/json``.
 """
@@ -16,6 +16,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import IsOperator
+from config.errors import VALIDATION_ERROR, error_body
 from config.parsers import JSONParser
 from telemetry import metrics
 from telemetry.api import docs
@@ -48,22 +49,22 @@ def _json_body(request, max_bytes):
 
 
 def _rejection(error):
-    return Response(
-        {
-            "detail": f"{error}.",
-            "errors": error.errors,
-            "error_count": error.error_count,
-            "invalid_count": error.invalid_count,
-        },
-        status=status.HTTP_400_BAD_REQUEST,
+    """The API's error body, with ingest's documented ``error_count`` and ``invalid_count`` added."""
+    body = error_body(
+        VALIDATION_ERROR,
+        f"{error}.",
+        error.errors,
+        error_count=error.error_count,
+        invalid_count=error.invalid_count,
     )
+    return Response(body, status=status.HTTP_400_BAD_REQUEST)
 
 
-# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
+# 401 and 403 are documented for every operation, and 413/415 get the Error body, by config.schema.
 _COMMON_RESPONSES = {
     400: OpenApiResponse(docs.TelemetryRejectionSerializer, description="Malformed body or invalid readings."),
-    413: OpenApiResponse(docs.TelemetryDetailSerializer, description="Body larger than the limit."),
-    415: OpenApiResponse(docs.TelemetryDetailSerializer, description="Content-Type is not application/json."),
+    413: OpenApiResponse(description="Body larger than the limit."),
+    415: OpenApiResponse(description="Content-Type is not application/json."),
 }
 
 

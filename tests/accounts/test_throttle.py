@@ -51,7 +51,8 @@ def test_it_locks_a_username_after_five_refusals_with_retry_after(viewer):
     response = login("vera_viewer", "wrong-guess-0000")
     assert response.status_code == 429
     assert 0 < int(response["Retry-After"]) <= 15 * 60
-    assert "Try again in" in response.json()["error"]
+    assert response.json()["type"] == "throttled"
+    assert "Expected available in" in response.json()["detail"]
     # During the lock even the right password is not checked.
     assert login("vera_viewer").status_code == 429
 

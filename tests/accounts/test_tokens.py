@@ -13,6 +13,7 @@ from accounts.models import LoggedOutAccessToken
 from accounts.tasks import delete_expired_logouts_task, delete_expired_refresh_tokens_task
 from accounts.tokens import EPOCH_CLAIM
 from tests.accounts.auth_calls import LOGOUT_URL, NEW_PASSWORD, USERS_URL, bearer, login, logout, me, refresh
+from tests.api_errors import named_errors
 from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -78,7 +79,7 @@ def test_it_refuses_to_log_out_someone_elses_refresh_token(viewer, operator, tok
     others = login("omar_operator").json()
     response = logout({"access_token": tokens["access_token"], "refresh_token": others["refresh_token"]})
     assert response.status_code == 400
-    assert "refresh_token" in response.json()
+    assert "refresh_token" in named_errors(response)
     # Nothing changed: both sessions still work.
     assert me(tokens["access_token"]).status_code == 200
     assert refresh(others["refresh_token"]).status_code == 200
@@ -88,7 +89,7 @@ def test_it_refuses_to_log_out_someone_elses_refresh_token(viewer, operator, tok
 def test_it_rejects_a_malformed_logout_body_naming_the_field(tokens, body):
     response = APIClient().post(LOGOUT_URL, body, format="json", **bearer(tokens["access_token"]))
     assert response.status_code == 400
-    assert "refresh_token" in response.json()
+    assert "refresh_token" in named_errors(response)
 
 
 def test_it_rotates_refresh_tokens_and_refuses_the_old_one(tokens):
@@ -101,7 +102,11 @@ def test_it_rotates_refresh_tokens_and_refuses_the_old_one(tokens):
 
     reused = refresh(tokens["refresh_token"])
     assert reused.status_code == 401
-    assert reused.json() == {"error": "Invalid, expired or already used refresh token"}
+    assert reused.json() == {
+        "type": "authentication_failed",
+        "detail": "Invalid, expired or already used refresh token.",
+        "errors": [],
+    }
     assert refresh(renewed["refresh_token"]).status_code == 200
 
 
@@ -109,7 +114,7 @@ def test_it_rotates_refresh_tokens_and_refuses_the_old_one(tokens):
 def test_it_rejects_a_malformed_refresh_body_naming_the_field(body):
     response = APIClient().post("/api/v1/auth/refresh", body, format="json")
     assert response.status_code == 400
-    assert "refresh_token" in response.json()
+    assert "refresh_token" in named_errors(response)
 
 
 def test_it_does_not_mix_up_access_and_refresh_tokens(tokens):

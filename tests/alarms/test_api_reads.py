@@ -8,6 +8,7 @@ from django.utils import timezone
 from alarms import lifecycle
 from analytics.models import DiagnosticType
 from tests.alarms.conftest import minutes, raise_gas_lock
+from tests.api_errors import named_errors
 from tests.config.openapi_responses import published_schema, response_problems
 from tests.factories import WellFactory
 
@@ -92,13 +93,13 @@ def test_it_pages_the_list(viewer_client, fleet_alarms):
 def test_it_refuses_a_bad_filter_naming_it(viewer_client, query, parameter):
     response = viewer_client.get("/api/v1/alarms/", query)
     assert response.status_code == 400
-    assert list(response.json()) == [parameter]
+    assert list(named_errors(response)) == [parameter]
 
 
 def test_it_answers_404_naming_the_well_for_an_unknown_well(viewer_client, well):
     response = viewer_client.get("/api/v1/alarms/", {"well": "WELL-999"})
     assert response.status_code == 404
-    assert response.json() == {"well": ["No well with ID 'WELL-999'."]}
+    assert named_errors(response) == {"well": ["No well with ID 'WELL-999'."]}
 
 
 def test_it_shows_an_alarm_with_its_history(viewer_client, fleet_alarms):
@@ -122,7 +123,7 @@ def test_it_computes_kpis_for_a_viewer(viewer_client, fleet_alarms):
 def test_it_refuses_a_kpi_window_out_of_bounds_naming_days(viewer_client, days):
     response = viewer_client.get("/api/v1/alarms/kpis", {"days": days})
     assert response.status_code == 400
-    assert list(response.json()) == ["days"]
+    assert list(named_errors(response)) == ["days"]
 
 
 def test_it_lists_out_of_service_entries_to_a_viewer(viewer_client, admin_user, well, now):

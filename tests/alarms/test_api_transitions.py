@@ -8,6 +8,7 @@ from django.utils import timezone
 from alarms.models import Alarm, AlarmEvent, AlarmState, OutOfService
 from analytics.models import DiagnosticType
 from tests.alarms.conftest import raise_gas_lock
+from tests.api_errors import named_errors
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -88,7 +89,7 @@ def test_it_refuses_to_acknowledge_an_acknowledged_alarm_with_the_reason(operato
     assert operator_client.post(f"/api/v1/alarms/{alarm.pk}/acknowledge", {}, format="json").status_code == 200
     response = operator_client.post(f"/api/v1/alarms/{alarm.pk}/acknowledge", {}, format="json")
     assert response.status_code == 400
-    assert "already acknowledged (by omar_operator at" in response.json()["state"][0]
+    assert "already acknowledged (by omar_operator at" in named_errors(response)["state"][0]
     assert alarm.events.filter(kind="acknowledged").count() == 1
 
 
@@ -114,7 +115,7 @@ def test_it_refuses_a_bad_shelve_naming_the_field_and_changes_nothing(
     response = operator_client.post(f"/api/v1/alarms/{alarm.pk}/shelve", body, format="json")
 
     assert response.status_code == 400
-    assert response.json()[field][0].startswith(message)
+    assert named_errors(response)[field][0].startswith(message)
     alarm.refresh_from_db()
     assert (alarm.state, alarm.shelved_until, alarm.events.count()) == (AlarmState.ACTIVE_UNACKNOWLEDGED, None, 1)
 
@@ -123,10 +124,10 @@ def test_it_refuses_to_shelve_a_shelved_alarm_or_unshelve_one_that_is_not(operat
     assert operator_client.post(f"/api/v1/alarms/{alarm.pk}/shelve", shelve_body(now), format="json").status_code == 200
     again = operator_client.post(f"/api/v1/alarms/{alarm.pk}/shelve", shelve_body(now), format="json")
     assert again.status_code == 400
-    assert "already shelved" in again.json()["state"][0]
+    assert "already shelved" in named_errors(again)["state"][0]
     assert operator_client.post(f"/api/v1/alarms/{alarm.pk}/unshelve", {}, format="json").status_code == 200
     twice = operator_client.post(f"/api/v1/alarms/{alarm.pk}/unshelve", {}, format="json")
-    assert (twice.status_code, twice.json()) == (400, {"state": ["This alarm is not shelved."]})
+    assert (twice.status_code, named_errors(twice)) == (400, {"state": ["This alarm is not shelved."]})
 
 
 @pytest.mark.parametrize("action", ["acknowledge", "shelve", "unshelve", "clear"])
@@ -134,7 +135,7 @@ def test_it_refuses_every_transition_on_a_closed_alarm(operator_client, operator
     alarm.clear(operator, now=now)
     response = operator_client.post(f"/api/v1/alarms/{alarm.pk}/{action}", shelve_body(now), format="json")
     assert response.status_code == 400
-    assert "closed" in response.json()["state"][0]
+    assert "closed" in named_errors(response)["state"][0]
 
 
 def test_it_answers_404_for_an_unknown_alarm(operator_client):
@@ -164,7 +165,7 @@ def test_it_lets_only_admins_take_a_well_out_of_service(viewer_client, operator_
     assert back.json()["in_force"] is False
     again = admin_client_api.post(f"/api/v1/alarms/out-of-service/{entry}/return-to-service")
     assert again.status_code == 400
-    assert "already returned to service" in again.json()["state"][0]
+    assert "already returned to service" in named_errors(again)["state"][0]
 
 
 @pytest.mark.parametrize(
@@ -182,7 +183,7 @@ def test_it_lets_only_admins_take_a_well_out_of_service(viewer_client, operator_
 def test_it_refuses_a_bad_out_of_service_naming_the_field_and_saves_nothing(admin_client_api, well, alarm, body, field):
     response = admin_client_api.post("/api/v1/alarms/out-of-service", body, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in named_errors(response)
     assert not OutOfService.objects.exists()
     alarm.refresh_from_db()
     assert alarm.state == AlarmState.ACTIVE_UNACKNOWLEDGED

@@ -8,6 +8,7 @@ from rest_framework.renderers import JSONRenderer
 
 from analytics.models import DiagnosticResult
 from telemetry.ingest import ReadingIn, ingest_readings
+from tests.api_errors import named_errors
 from tests.factories import WellFactory
 
 pytestmark = pytest.mark.django_db
@@ -225,7 +226,7 @@ def fetch_all(query):
 def test_it_rejects_bad_parameters_naming_them(viewer_client, well, url, params, field):
     response = viewer_client.get(url, params)
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in named_errors(response)
 
 
 @pytest.mark.parametrize("path", ["telemetry/hourly", "telemetry/daily", "performance", "diagnostics"])

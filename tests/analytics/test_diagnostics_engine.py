@@ -12,6 +12,7 @@ from analytics.models import DiagnosticResult
 from analytics.rollups import refresh_rollups
 from telemetry.simulator.backfill import backfill
 from telemetry.simulator.faults import FaultEpisode
+from tests.api_errors import named_errors
 from tests.factories import WellFactory
 from wells.models import WellStatus
 
@@ -178,7 +179,7 @@ def test_the_list_filters_by_well_type_severity_and_time(viewer_client, broken_s
 def test_the_list_rejects_a_bad_filter_naming_it(viewer_client, db, params, field):
     response = viewer_client.get("/api/v1/diagnostics/", params)
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in named_errors(response)
 
 
 def test_the_list_answers_404_for_an_unknown_well(viewer_client, db):

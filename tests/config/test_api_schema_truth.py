@@ -62,8 +62,8 @@ def test_documented_401_and_403_share_one_error_body(schema):
         for status in ("401", "403"):
             if status in operation["responses"] and {} not in operation.get("security", [{}]):
                 content = operation["responses"][status]["content"]["application/json"]
-                assert content["schema"] == {"$ref": "#/components/schemas/ErrorDetail"}, f"{method} {path} {status}"
-    assert schema["components"]["schemas"]["ErrorDetail"]["required"] == ["detail"]
+                assert content["schema"] == {"$ref": "#/components/schemas/Error"}, f"{method} {path} {status}"
+    assert schema["components"]["schemas"]["Error"]["required"] == ["type", "detail", "errors"]
 
 
 def window():

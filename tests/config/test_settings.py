@@ -1,5 +1,6 @@
 """Start-up fails fast, naming the variable, when the environment is wrong."""
 
+import json
 import os
 import re
 import subprocess
@@ -81,3 +82,16 @@ def test_env_example_lists_every_variable_the_settings_read():
     listed = set(re.findall(r"^([A-Z_]+)=", (PROJECT / ".env.example").read_text(), flags=re.M))
     assert read, "the settings read no variables?"
     assert read - listed == set(), "missing from .env.example"
+
+
+def test_the_openapi_servers_come_from_api_servers():
+    result = manage(
+        "spectacular",
+        "--format",
+        "openapi-json",
+        DEBUG="true",
+        API_SERVERS="https://esp.example.com, https://dr.example.com",
+    )
+    assert result.returncode == 0, result.stderr
+    servers = json.loads(result.stdout)["servers"]
+    assert servers == [{"url": "https://esp.example.com"}, {"url": "https://dr.example.com"}]

@@ -58,10 +58,28 @@ def test_an_invalid_batch_stores_nothing_and_names_each_bad_reading(operator_cli
     assert Reading.objects.count() == 0
 
 
+def test_a_reading_with_four_problems_gets_four_errors(operator_client, well, now):
+    bad = reading("WELL-404", now, flow_rate="lots", pip=..., motor_current=-3.0)  # pip left out
+    response = post(operator_client, BATCH, {"readings": [reading(time=now - datetime.timedelta(minutes=1)), bad]})
+    assert response.status_code == 400
+    body = response.json()
+    assert body["type"] == "validation_error"
+    assert sorted((e["index"], e["field"], e["code"]) for e in body["errors"]) == [
+        (1, "flow_rate", "invalid_type"),
+        (1, "motor_current", "min_value"),
+        (1, "pip", "required"),
+        (1, "well_id", "unknown_well"),
+    ]
+    assert body["error_count"] == 4 and body["invalid_count"] == 1
+    assert Reading.objects.count() == 0
+
+
 def test_an_invalid_single_reading_names_the_field(operator_client, well):
     response = post(operator_client, INGEST, reading(pip="high"))
     assert response.status_code == 400
-    assert response.json()["errors"] == [{"index": 0, "field": "pip", "message": "must be a number, got a string"}]
+    assert response.json()["errors"] == [
+        {"index": 0, "field": "pip", "message": "must be a number, got a string", "code": "invalid_type"}
+    ]
 
 
 def test_malformed_json_is_a_400_naming_the_problem(operator_client, well):

@@ -149,7 +149,9 @@ def test_an_unknown_key_of_any_spelling_is_named(key):
 def test_over_http_a_reading_with_an_empty_key_is_a_400_naming_it(operator_client):
     response = post(operator_client, INGEST, as_json({**reading(), "": 1}))
     assert response.status_code == 400, response.content
-    assert response.json()["errors"] == [{"index": 0, "field": "", "message": "unknown field with an empty name"}]
+    assert response.json()["errors"] == [
+        {"index": 0, "field": "", "message": "unknown field with an empty name", "code": "unknown_field"}
+    ]
 
 
 def test_unknown_top_level_keys_are_named_readably():

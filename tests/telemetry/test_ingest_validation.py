@@ -74,7 +74,9 @@ def test_it_rejects_nan_and_infinity_by_field(well, literal, shown):
     good = json.dumps(reading())
     bad = json.dumps(reading(pip=123.0)).replace("123.0", literal)
     rejection = rejection_of(f'{{"readings": [{good}, {bad}]}}'.encode())
-    assert rejection.errors == [{"index": 1, "field": "pip", "message": f"must be a finite number, got {shown}"}]
+    assert rejection.errors == [
+        {"index": 1, "field": "pip", "message": f"must be a finite number, got {shown}", "code": "not_finite"}
+    ]
 
 
 def test_it_rejects_numbers_too_large_for_a_float(well):
@@ -85,7 +87,9 @@ def test_it_rejects_numbers_too_large_for_a_float(well):
 def test_it_rejects_timestamps_more_than_five_minutes_ahead(well, now):
     ahead = [reading(time=now + datetime.timedelta(minutes=4)), reading(time=now + datetime.timedelta(minutes=6))]
     rejection = rejection_of(ahead)
-    assert rejection.errors == [{"index": 1, "field": "timestamp", "message": "is more than 5 minutes in the future"}]
+    assert rejection.errors == [
+        {"index": 1, "field": "timestamp", "message": "is more than 5 minutes in the future", "code": "in_future"}
+    ]
 
 
 def test_it_rejects_readings_before_the_install_date_in_the_wells_time_zone(db, now):
@@ -170,7 +174,12 @@ def test_it_refuses_a_batch_over_the_limit():
 def test_it_reports_a_reading_that_is_not_an_object(well):
     rejection = rejection_of(b'{"readings": [42]}')
     assert rejection.errors == [
-        {"index": 0, "field": None, "message": "each reading must be a JSON object, got an integer"}
+        {
+            "index": 0,
+            "field": None,
+            "message": "each reading must be a JSON object, got an integer",
+            "code": "not_an_object",
+        }
     ]
 
 

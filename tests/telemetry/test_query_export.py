@@ -13,6 +13,7 @@ from rest_framework.test import APIClient
 from telemetry.ingest import ReadingIn, ingest_readings
 from telemetry.models import Reading
 from telemetry.query import CSV_COLUMN_NAMES, Cursor, export_csv
+from tests.api_errors import named_errors
 from tests.factories import UserFactory
 
 pytestmark = pytest.mark.django_db
@@ -226,7 +227,7 @@ def test_it_answers_400_naming_the_bad_parameter(viewer_client, well, params, na
     response = viewer_client.get(READINGS, params)
 
     assert response.status_code == 400
-    assert list(response.json()) == [named]
+    assert list(named_errors(response)) == [named]
 
 
 def test_it_answers_404_for_an_unknown_well(viewer_client, well):
@@ -339,7 +340,7 @@ def test_its_bad_parameters_answer_json_even_to_a_csv_client(viewer_client, well
 
     assert response.status_code == 400
     assert response["Content-Type"] == "application/json"
-    assert list(response.json()) == [named]
+    assert list(named_errors(response)) == [named]
 
 
 def test_its_unknown_well_is_a_json_404(viewer_client, well):

@@ -1,5 +1,6 @@
 import pytest
 
+from tests.api_errors import named_errors
 from tests.factories import WellFactory
 from wells.api.serializers import WELL_EXAMPLE
 from wells.models import Well
@@ -30,7 +31,7 @@ def test_it_filters_by_status_and_field(viewer_client):
 def test_it_rejects_an_unknown_status_filter(viewer_client):
     response = viewer_client.get(WELLS_URL, {"status": "exploded"})
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in named_errors(response)
 
 
 def test_it_retrieves_a_well_by_public_id(viewer_client, well):
@@ -67,14 +68,14 @@ def test_it_creates_a_well(operator_client):
 def test_it_rejects_invalid_well_input_naming_the_field(operator_client, change, field):
     response = operator_client.post(WELLS_URL, {**WELL_EXAMPLE, **change}, format="json")
     assert response.status_code == 400
-    assert field in response.json()
+    assert field in named_errors(response)
     assert not Well.objects.exists()
 
 
 def test_it_rejects_a_duplicate_well_id(operator_client, well):
     response = operator_client.post(WELLS_URL, WELL_EXAMPLE, format="json")
     assert response.status_code == 400
-    assert "well_id" in response.json()
+    assert "well_id" in named_errors(response)
 
 
 def test_it_checks_the_range_against_stored_values_on_patch(operator_client, well):
@@ -110,7 +111,7 @@ def test_it_refuses_anonymous_requests(anonymous_client):
 def test_it_rejects_an_empty_status_filter(viewer_client):
     response = viewer_client.get(WELLS_URL, {"status": ""})
     assert response.status_code == 400
-    assert "status" in response.json()
+    assert "status" in named_errors(response)
 
 
 def test_it_searches_well_ids_and_names(viewer_client):

@@ -8,8 +8,8 @@ from wells.api.serializers import WellSerializer
 from wells.filtersets import WellFilterSet
 from wells.models import Well
 
-# 401 and 403 are documented for every operation by config.schema.document_auth_errors.
-BAD_REQUEST = OpenApiResponse(description='A field or parameter is invalid; the body names it: {"status": ["..."]}.')
+# 400/401/403/404 and their error body are documented for every operation by config.schema.document_errors.
+BAD_REQUEST = OpenApiResponse(description="A field or parameter is invalid; errors names each one.")
 NOT_FOUND = OpenApiResponse(description="No well with that ID.")
 
 
