@@ -341,8 +341,17 @@ DASHBOARD_LIVE_SECONDS = 10
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
 CELERY_RESULT_BACKEND = None
+# A task is acknowledged when it has finished, not when it starts, and one whose worker process died under
+# it (SIGKILL, out of memory) goes back to the queue instead of being recorded as failed: every task is
+# idempotent (tests/faults/test_worker_faults.py), so running one again after a lost worker is safe.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a task a worker took and never acknowledged (the whole worker killed, its host lost) is
+# handed to another worker after this many seconds. It must exceed the longest task (the nightly backup).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1),
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic tasks (copied into django-celery-beat's tables on start, where admins can re-time them).

@@ -3,6 +3,7 @@ and load tests: the broker runs from the shipped docker/mosquitto.conf with only
 listener rewritten; the bridge is ``manage.py mqtt_ingest`` as deployed.
 """
 
+import asyncio
 import contextlib
 import json
 import os
@@ -10,6 +11,7 @@ import pwd
 import shutil
 import signal
 import socket
+import struct
 import subprocess
 import sys
 import threading
@@ -241,3 +243,79 @@ class Device:
     def close(self):
         self.client.disconnect()
         self.client.loop_stop()
+
+
+def _remaining_length(length):
+    encoded = bytearray()
+    while True:
+        length, digit = divmod(length, 128)
+        encoded.append(digit | (0x80 if length else 0))
+        if not length:
+            return bytes(encoded)
+
+
+def _string(text):
+    data = text.encode()
+    return struct.pack("!H", len(data)) + data
+
+
+class AsyncPublisher:
+    """One device's MQTT 3.1.1 connection on an asyncio loop, publishing QoS 1: thousands of these share one
+    thread where as many paho clients would need a thread each. ``acknowledged`` holds what the broker
+    PUBACKed; a lost connection is recorded in ``errors`` (the load and fault tests keep the broker up)."""
+
+    def __init__(self, broker_port, username, password):
+        self.port = broker_port
+        self.username = username
+        self.password = password
+        self.pending = {}  # packet id -> (payload key, monotonic send time)
+        self.acknowledged = []  # (payload key, seconds from PUBLISH to PUBACK)
+        self.errors = []
+        self._next_id = 0
+        self._writer = None
+
+    async def connect(self):
+        reader, self._writer = await asyncio.open_connection(HOST, self.port)
+        variable = _string("MQTT") + bytes([4, 0xC2]) + struct.pack("!H", 0)  # user, password, clean session
+        payload = _string(f"{self.username}-{uuid.uuid4().hex[:8]}") + _string(self.username) + _string(self.password)
+        body = variable + payload
+        self._writer.write(b"\x10" + _remaining_length(len(body)) + body)
+        await self._writer.drain()
+        header = await reader.readexactly(4)
+        if header[0] != 0x20 or header[3] != 0:
+            raise ConnectionError(f"{self.username}: CONNACK {header.hex()}")
+        self._reader_task = asyncio.ensure_future(self._read_acknowledgements(reader))
+
+    async def _read_acknowledgements(self, reader):
+        try:
+            while True:
+                kind = (await reader.readexactly(1))[0]
+                length, shift = 0, 0
+                while True:
+                    digit = (await reader.readexactly(1))[0]
+                    length += (digit & 0x7F) << shift
+                    shift += 7
+                    if not digit & 0x80:
+                        break
+                body = await reader.readexactly(length)
+                if kind >> 4 == 4:  # PUBACK
+                    key, sent = self.pending.pop(struct.unpack("!H", body[:2])[0])
+                    self.acknowledged.append((key, time.monotonic() - sent))
+        except (asyncio.IncompleteReadError, ConnectionError) as error:
+            self.errors.append(repr(error))
+
+    async def publish(self, topic, payload, key):
+        self._next_id = self._next_id % 65_535 + 1
+        assert self._next_id not in self.pending, "more than 65,535 messages unacknowledged"
+        body = _string(topic) + struct.pack("!H", self._next_id) + payload
+        self.pending[self._next_id] = (key, time.monotonic())
+        self._writer.write(b"\x32" + _remaining_length(len(body)) + body)
+        await self._writer.drain()
+
+    async def close(self):
+        if self._writer is not None:
+            self._writer.write(b"\xe0\x00")  # DISCONNECT
+            with contextlib.suppress(ConnectionError):
+                await self._writer.drain()
+            self._writer.close()
+            self._reader_task.cancel()
