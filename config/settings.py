@@ -406,6 +406,9 @@ MQTT_TOPIC = env_str("MQTT_TOPIC", "esp/+/telemetry")
 # holds messages published while it is down (for MQTT_SESSION_EXPIRY_SECONDS) and redelivers any it
 # had not acknowledged. Two bridges must not share a client id: the broker disconnects the older one.
 MQTT_CLIENT_ID = env_str("MQTT_CLIENT_ID", "esp-platform-mqtt-ingest")
+# Set to run several bridges (each with its own MQTT_CLIENT_ID): they subscribe to $share/<group>/MQTT_TOPIC
+# and the broker gives each message to one of them (docs/scaling.md). Blank: a plain subscription.
+MQTT_SHARED_GROUP = env_str("MQTT_SHARED_GROUP", "")
 MQTT_SESSION_EXPIRY_SECONDS = env_int("MQTT_SESSION_EXPIRY_SECONDS", 86_400, minimum=0)
 # Messages are written together once they hold this many readings, or this many ms after the first.
 MQTT_BATCH_MAX_READINGS = env_int("MQTT_BATCH_MAX_READINGS", 5_000, minimum=1)

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -196,7 +197,9 @@ class PlatformProcess:
             self.kill()
 
     def log(self, tail=8000):
-        return self.log_path.read_text(errors="replace")[-tail:] if self.log_path.exists() else ""
+        """The last ``tail`` characters of the output (None: all of it)."""
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return text[-tail:] if tail else text
 
     def tree(self):
         """psutil handles on the process and its children (gunicorn's and Celery's workers)."""
@@ -247,16 +250,19 @@ class Stack:
         self.processes.append(process)
         return process.start()
 
-    def web(self, name="web", workers=2, threads=4, port=None, **extra):
-        """gunicorn with config/gunicorn.py, as ``manage.py runplatform`` starts it."""
+    def web(self, name="web", workers=2, threads=4, port=None, access_log=False, **extra):
+        """gunicorn with config/gunicorn.py, as ``manage.py runplatform`` starts it (``access_log``: a line per
+        request in its output, to count who served what)."""
         port = port or free_port()
         argv = [sys.executable, "-m", "gunicorn", "-c", "config/gunicorn.py", "config.wsgi",
                 "--bind", f"{HOST}:{port}", "--workers", str(workers), "--threads", str(threads),
-                "--graceful-timeout", "5", "--log-level", "warning"]  # fmt: skip
+                "--graceful-timeout", "5", "--log-level", "warning",
+                *(["--access-logfile", "-"] if access_log else [])]  # fmt: skip
         process = PlatformProcess(
             name, argv, self.environment(name, **extra), self.directory, ready_url=f"http://{HOST}:{port}/health"
         )
         process.base = f"http://{HOST}:{port}"
+        process.address = (HOST, port)
         return self._add(process)
 
     def worker(self, name="worker", concurrency=2, **extra):
@@ -306,6 +312,13 @@ class Stack:
         with contextlib.suppress(AssertionError, psycopg2.Error):
             if self.cluster.accepts_connections():
                 self.cluster.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
+
+
+def messages_taken(bridge):
+    """Messages a bridge took from the broker, added up over its runs (each run's last summary line; a
+    run that was killed counts up to its last summary, every 5 s)."""
+    runs = bridge.log(None).split("MQTT bridge: connecting to")[1:]
+    return sum(int(found[-1]) for run in runs if (found := re.findall(r"(\d+) messages received", run)))
 
 
 def sign_in(base, username, password=TEST_PASSWORD):
