@@ -52,6 +52,7 @@ INTERVAL_S = 10.0  # one reading per well this often
 DASHBOARD_USERS = 20
 INTEGRATORS = 5
 THINK_S = (2.0, 8.0)  # a person's pause between two pages or API calls
+ARRIVAL_S = 60.0  # people sign in at random moments over the first minute, not all at once
 SAMPLE_EVERY_S = 5.0
 DRAIN_DEADLINE_S = 300
 GATEWAY_USER = "load_gateway"
@@ -101,6 +102,8 @@ class DashboardUser(threading.Thread):
         assert response.status_code == 302, f"{self.username} could not sign in: {response.status_code}"
 
     def run(self):
+        if self.stopping.wait(random.uniform(0, ARRIVAL_S)):
+            return
         try:
             self.sign_in()
         except (AssertionError, AttributeError, requests.RequestException) as error:
@@ -127,6 +130,8 @@ class Integrator(threading.Thread):
         self.session.trust_env = False
 
     def run(self):
+        if self.stopping.wait(random.uniform(0, ARRIVAL_S)):
+            return
         self.session.headers["Authorization"] = f"Bearer {sign_in(self.base, self.username)}"
         paths = [
             "/api/v1/analytics/overview",
