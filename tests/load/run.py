@@ -424,6 +424,11 @@ def main(argv=None):
                 "tasks_per_worker": {worker.name: worker.log(None).count("] succeeded") for worker in workers},
             }
         print(write_report(report), flush=True)
+        logs = REPORT_DIR / f"logs-{report['started_utc'].replace(':', '').replace('-', '')}"
+        logs.mkdir(parents=True, exist_ok=True)
+        for process in stack.processes:
+            (logs / process.log_path.name).write_text(process.log(None))
+        print(f"load: the processes' logs are in {logs.relative_to(PROJECT)}/", flush=True)
         failed = report["readings"]["acknowledged_not_stored"] or report["readings"]["duplicates"]
         return 1 if failed else 0
     finally:
