@@ -346,6 +346,9 @@ CELERY_RESULT_BACKEND = None
 # idempotent (tests/faults/test_worker_faults.py), so running one again after a lost worker is safe.
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task still running when the worker loses Redis cannot be acknowledged any more and will be handed out
+# again: stop it rather than run it twice at once (Celery 6's default; silences 5.x's warning about it).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 # Redis broker: a task a worker took and never acknowledged (the whole worker killed, its host lost) is
 # handed to another worker after this many seconds. It must exceed the longest task (the nightly backup).

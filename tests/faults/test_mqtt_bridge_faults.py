@@ -131,28 +131,48 @@ def publish_with_the_bridge_killed_midway(broker, bridge, committed):
 
 @pytest.mark.django_db(transaction=True)
 def test_a_bridge_killed_mid_stream_stores_every_acknowledged_reading_once_after_restart(
-    broker, bridge, committed, well
+    broker, bridge, committed, well, outcome
 ):
     acknowledged = publish_with_the_bridge_killed_midway(broker, bridge, committed)
 
+    restarted = time.monotonic()
     bridge.start()
     committed.wait_for(lambda rows: rows >= len(acknowledged), STORED_ALL_S, bridge)
+    caught_up = time.monotonic() - restarted
     bridge.stop()
     broker.stop()
     assert_stored_exactly_once(acknowledged, committed, broker)
+    outcome(
+        fault="the bridge SIGKILLed mid-stream, devices publishing on, then restarted",
+        acknowledged=len(acknowledged),
+        stored=committed.counts()[0],
+        duplicates=0,
+        all_stored_s_after_restart=round(caught_up, 2),
+    )
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_backlog_queued_for_a_dead_bridge_survives_a_broker_restart(broker, bridge, committed, well):
+def test_a_backlog_queued_for_a_dead_bridge_survives_a_broker_restart(broker, bridge, committed, well, outcome):
     acknowledged = publish_with_the_bridge_killed_midway(broker, bridge, committed)
 
+    stopping = time.monotonic()
     broker.stop()  # SIGTERM, with the backlog and the bridge's unacknowledged messages in its session
     broker.start()  # from the same configuration and persistence folder
+    restarted = time.monotonic()
     bridge.start()
     committed.wait_for(lambda rows: rows >= len(acknowledged), STORED_ALL_S, bridge)
+    caught_up = time.monotonic() - restarted
     bridge.stop()
     broker.stop()
     assert_stored_exactly_once(acknowledged, committed, broker)
+    outcome(
+        fault="the broker restarted (SIGTERM, start) with a backlog queued for a dead bridge",
+        broker_restart_s=round(restarted - stopping, 2),
+        acknowledged=len(acknowledged),
+        stored=committed.counts()[0],
+        duplicates=0,
+        all_stored_s_after_broker_restart=round(caught_up, 2),
+    )
 
 
 def connect_answer(broker, username=None, password=None):

@@ -1,10 +1,12 @@
 """Redis stopped, then frozen (SIGSTOP), while devices send readings over HTTP and MQTT and a Celery worker
 runs: ingest does not depend on Redis (the cache's short timeouts keep a frozen one from holding requests),
-and once Redis is back the worker takes tasks again. Part of ``make test``.
+and once Redis is back the worker takes tasks again. In ``make faults`` (about 20 s; ``make test`` has
+tests/accounts/test_redis_outage.py for the web side).
 """
 
 import time
 
+import pytest
 from celery import Celery
 
 from tests.faults.conftest import WELLS
@@ -26,6 +28,7 @@ def worker_refreshes_rollups(stack, worker):
     return round(time.monotonic() - started, 2)
 
 
+@pytest.mark.long_fault
 def test_ingest_goes_on_while_redis_is_stopped_or_frozen_and_the_worker_resumes(stack, outcome):
     web = stack.web()
     stack.bridge()

@@ -1,6 +1,6 @@
 """Scale-out on loopback: two web instances behind one address, two Celery workers, two MQTT bridges on a
 shared subscription (``MQTT_SHARED_GROUP``) — the load splits between them, and killing one bridge and one
-worker mid-run loses nothing. The whole run is in ``make faults``; the bridges alone are in ``make test``.
+worker mid-run loses nothing. In ``make faults`` (about 30 s each).
 """
 
 import time
@@ -53,6 +53,7 @@ def messages_per_bridge(bridges):
     return {bridge.name: messages_taken(bridge) for bridge in bridges}
 
 
+@pytest.mark.long_fault
 def test_two_bridges_on_a_shared_subscription_split_the_messages_and_one_may_die(stack, outcome):
     web = stack.web()
     bridges = two_bridges(stack)
