@@ -161,6 +161,8 @@ class MqttFleet(threading.Thread):
     def __init__(self, broker, wells, clock, answers, interval_s):
         super().__init__(daemon=True)
         self.publishers = [AsyncPublisher(broker.port, well, broker.users[well]) for well in wells]
+        for publisher in self.publishers:
+            publisher.recorded = 0  # how many of its PUBACKs are already in ``answers``
         self.clock = clock
         self.answers = answers
         self.interval_s = interval_s
@@ -200,7 +202,6 @@ class MqttFleet(threading.Thread):
         publisher.recorded = len(publisher.acknowledged)
 
     async def _publish_every_interval(self, publisher, number):
-        publisher.recorded = 0
         offset = self.interval_s * number / max(1, len(self.publishers))
         with_stop = asyncio.ensure_future(self._stop_requested.wait())
         await asyncio.wait([with_stop], timeout=offset)
