@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test coverage bench diagnostics-eval venv services database lint chromium prometheus
+.PHONY: run test coverage bench faults load diagnostics-eval venv services database lint chromium prometheus
 
 # The virtualenv is rebuilt only when the pinned requirements change.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -75,6 +75,33 @@ bench: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
 bench: export DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/esp_bench
 bench: venv services
 	$(VENV)/bin/pytest $(BENCH) -p no:cacheprovider -s -o addopts="" -o python_files="*.py" $(PYTEST_ARGS)
+
+# `make faults`: every fault test (tests/faults), the long ones too (a 30 s database outage, a worker killed
+# outright, the whole scale-out run; `make test` runs only the quick ones). Each runs its own PostgreSQL
+# cluster, Redis and Mosquitto on loopback (ports from TEST_PORTS=first-last when set) and prints its outcome,
+# also kept in build/faults/outcomes.jsonl.
+faults: export DEBUG := false
+faults: export SECRET_KEY ?= test-only-secret-key-not-for-any-deployment-0123456789
+faults: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
+faults: export SECURE_SSL_REDIRECT := false
+faults: export REDIS_URL ?= redis://127.0.0.1:6379/15
+faults: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
+faults: export WHITENOISE_USE_FINDERS := true
+faults: venv services
+	$(VENV)/bin/pytest tests/faults -m "" -s -p no:cacheprovider $(PYTEST_ARGS)
+
+# `make load`: the platform under 2,000 wells' telemetry, 20 dashboard users and 5 integrators for
+# LOAD_DURATION seconds (default 600; LOAD_DURATION=60 for a smoke run), on a PostgreSQL, Redis and Mosquitto
+# of its own on loopback. Prints the report and keeps it in build/load/. LOAD_ARGS=--scale-out: two of each.
+load: LOAD_DURATION ?= 600
+load: export DEBUG := false
+load: export SECRET_KEY ?= load-only-secret-key-not-for-any-deployment-0123456789
+load: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
+load: export SECURE_SSL_REDIRECT := false
+load: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
+load: export WHITENOISE_USE_FINDERS := true
+load: venv
+	$(PY) -m tests.load.run --duration $(LOAD_DURATION) $(LOAD_ARGS)
 
 # `make diagnostics-eval`: the detection scenario suite, simulated faults and healthy wells through the
 # diagnostics rules (no database). Prints the table kept in the README; fails when a target is missed.

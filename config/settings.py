@@ -372,8 +372,20 @@ DASHBOARD_LIVE_SECONDS = 10
 # --- Celery --------------------------------------------------------------------------------------
 CELERY_BROKER_URL = env_url("CELERY_BROKER_URL", REDIS_URL, schemes=("redis", "rediss", "amqp"))
 CELERY_RESULT_BACKEND = None
+# A task is acknowledged when it has finished, not when it starts, and one whose worker process died under
+# it (SIGKILL, out of memory) goes back to the queue instead of being recorded as failed: every task is
+# idempotent (tests/faults/test_worker_faults.py), so running one again after a lost worker is safe.
 CELERY_TASK_ACKS_LATE = True
+CELERY_TASK_REJECT_ON_WORKER_LOST = True
+# A task still running when the worker loses Redis cannot be acknowledged any more and will be handed out
+# again: stop it rather than run it twice at once (Celery 6's default; silences 5.x's warning about it).
+CELERY_WORKER_CANCEL_LONG_RUNNING_TASKS_ON_CONNECTION_LOSS = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
+# Redis broker: a task a worker took and never acknowledged (the whole worker killed, its host lost) is
+# handed to another worker after this many seconds. It must exceed the longest task (the nightly backup).
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": env_int("CELERY_VISIBILITY_TIMEOUT_SECONDS", 3600, minimum=1),
+}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_TIMEZONE = TIME_ZONE
 # Periodic tasks (copied into django-celery-beat's tables on start, where admins can re-time them).
@@ -429,6 +441,9 @@ MQTT_TOPIC = env_str("MQTT_TOPIC", "esp/+/telemetry")
 # holds messages published while it is down (for MQTT_SESSION_EXPIRY_SECONDS) and redelivers any it
 # had not acknowledged. Two bridges must not share a client id: the broker disconnects the older one.
 MQTT_CLIENT_ID = env_str("MQTT_CLIENT_ID", "esp-platform-mqtt-ingest")
+# Set to run several bridges (each with its own MQTT_CLIENT_ID): they subscribe to $share/<group>/MQTT_TOPIC
+# and the broker gives each message to one of them (docs/scaling.md). Blank: a plain subscription.
+MQTT_SHARED_GROUP = env_str("MQTT_SHARED_GROUP", "")
 MQTT_SESSION_EXPIRY_SECONDS = env_int("MQTT_SESSION_EXPIRY_SECONDS", 86_400, minimum=0)
 # Messages are written together once they hold this many readings, or this many ms after the first.
 MQTT_BATCH_MAX_READINGS = env_int("MQTT_BATCH_MAX_READINGS", 5_000, minimum=1)

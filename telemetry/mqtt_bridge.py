@@ -31,6 +31,12 @@ ends up in the readings table exactly once, or is refused with a logged reason:
   one: the message that raises again is logged with its traceback, counted in ``rejected`` and
   acknowledged; the others are stored. An exception anywhere else in the loop is logged and counted
   in ``unexpected_errors``, and the loop goes on: one message never stops the bridge.
+- **Several bridges share the work** when ``MQTT_SHARED_GROUP`` names a group: each subscribes to
+  ``$share/<group>/<MQTT_TOPIC>`` under its own ``MQTT_CLIENT_ID`` and persistent session, and the broker
+  hands each message to one of them. Every rule above holds per bridge. A message the broker gave to a
+  bridge that dies before acknowledging it stays in that bridge's session (Mosquitto 2.0 does not move
+  it to another member): it is stored when that bridge — the same client id — comes back
+  (tests/faults/test_scale_out.py).
 - **Stopping confirms its acknowledgements.** ``close()`` writes what it holds, acknowledges it, then
   waits (briefly) for the broker to answer a harmless UNSUBSCRIBE: the broker handles a connection's
   packets in order, so by then it has every PUBACK, and a restarted bridge gets nothing redelivered.
@@ -118,6 +124,13 @@ def well_id_level(topic_filter):
     return levels.index("+")
 
 
+def shared_subscription(group, topic_filter):
+    """The MQTT 5 shared subscription of ``group`` to ``topic_filter``: ``$share/<group>/<filter>``."""
+    if not group or any(character in group for character in "/+#"):
+        raise ValueError(f"MQTT shared group {group!r} must be a non-empty name without '/', '+' or '#'")
+    return f"$share/{group}/{topic_filter}"
+
+
 @dataclasses.dataclass
 class BridgeCounters:
     """What the bridge has done since it started (for the periodic log line, tests and metrics)."""
@@ -157,6 +170,7 @@ class MqttBridge:
         *,
         url=None,
         topic=None,
+        shared_group=None,
         client_id=None,
         session_expiry_s=None,
         batch_max_readings=None,
@@ -168,6 +182,8 @@ class MqttBridge:
         self.topic = topic or settings.MQTT_TOPIC
         self._well_level = well_id_level(self.topic)
         self._topic_levels = len(self.topic.split("/"))
+        group = settings.MQTT_SHARED_GROUP if shared_group is None else shared_group
+        self.subscription = shared_subscription(group, self.topic) if group else self.topic
         self.client_id = client_id or settings.MQTT_CLIENT_ID
         self.session_expiry_s = settings.MQTT_SESSION_EXPIRY_SECONDS if session_expiry_s is None else session_expiry_s
         self.batch_max_readings = batch_max_readings or settings.MQTT_BATCH_MAX_READINGS
@@ -212,7 +228,7 @@ class MqttBridge:
         )
         self.client = client
         client.loop_start()
-        logger.info("MQTT bridge: connecting to %s as %r, topic %s", self.broker, self.client_id, self.topic)
+        logger.info("MQTT bridge: connecting to %s as %r, topic %s", self.broker, self.client_id, self.subscription)
 
     def _on_connect(self, client, userdata, flags, reason_code, properties):
         if reason_code.is_failure:
@@ -225,7 +241,7 @@ class MqttBridge:
             "resumed" if flags.session_present else "new",
         )
         # Subscribing again on a resumed session is harmless, and covers a changed topic or a lost session.
-        client.subscribe(self.topic, qos=1)
+        client.subscribe(self.subscription, qos=1)
 
     def _on_connect_fail(self, client, userdata):
         logger.warning("MQTT bridge: cannot reach the broker at %s; retrying with backoff", self.broker)
@@ -238,9 +254,9 @@ class MqttBridge:
 
     def _on_subscribe(self, client, userdata, mid, reason_codes, properties):
         if any(code.is_failure for code in reason_codes):
-            logger.error("MQTT bridge: the broker refused the subscription to %s: %s", self.topic, reason_codes)
+            logger.error("MQTT bridge: the broker refused the subscription to %s: %s", self.subscription, reason_codes)
             return
-        logger.info("MQTT bridge: subscribed to %s", self.topic)
+        logger.info("MQTT bridge: subscribed to %s", self.subscription)
         self.subscribed.set()
 
     def _on_unsubscribe(self, client, userdata, mid, reason_codes, properties):

@@ -26,10 +26,26 @@ DEADLINE_SECONDS = 90
 PG_BIN = pathlib.Path("/usr/lib/postgresql/15/bin")
 
 
+_last_port = {}
+
+
 def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
+    """A loopback port nobody listens on: from ``TEST_PORTS`` (``first-last``) when set, so that servers a
+    test starts stay in a range agreed for this machine, else one the kernel picks. Within the range the
+    ports are handed out in turn, so two asked for before either server binds differ."""
+    first, _, last = os.environ.get("TEST_PORTS", "").partition("-")
+    if not first:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return probe.getsockname()[1]
+    ports = list(range(int(first), int(last or first) + 1))
+    start = ports.index(_last_port[first]) + 1 if first in _last_port else 0
+    for port in ports[start:] + ports[:start]:
+        with socket.socket() as probe, contextlib.suppress(OSError):
+            probe.bind(("127.0.0.1", port))
+            _last_port[first] = port
+            return port
+    raise RuntimeError(f"no free port in TEST_PORTS={os.environ['TEST_PORTS']}")
 
 
 def wait_until(condition, describe, deadline_s=DEADLINE_SECONDS):
@@ -164,8 +180,15 @@ class ThrowawayCluster:
         options = f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
         self._run("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w", "start")
 
-    def stop(self):
-        self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+    def stop(self, mode="immediate"):
+        """``immediate`` is a crash (recovery from the WAL on start); ``fast`` a clean shutdown that
+        disconnects every session."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", mode, "-w", "stop")
+
+    def restart(self):
+        """A clean restart (``pg_ctl restart -m fast``): every session is cut."""
+        self.stop("fast")
+        self.start()
 
     def url(self, name):
         return f"postgres://postgres@127.0.0.1:{self.port}/{name}"

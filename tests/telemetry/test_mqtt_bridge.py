@@ -506,3 +506,15 @@ def test_the_command_writes_what_it_holds_and_disconnects_on_sigterm(publish, we
     finally:
         resumed.close()
         forget_session(f"{prefix}-command")
+
+
+def test_bridges_of_a_shared_group_subscribe_to_the_shared_topic(settings):
+    settings.MQTT_SHARED_GROUP = "esp-ingest"
+    assert mqtt_bridge.MqttBridge(url="mqtt://127.0.0.1:1").subscription == "$share/esp-ingest/esp/+/telemetry"
+    assert mqtt_bridge.MqttBridge(url="mqtt://127.0.0.1:1", shared_group="").subscription == "esp/+/telemetry"
+
+
+@pytest.mark.parametrize("group", ["a/b", "plus+", "#"])
+def test_it_refuses_a_shared_group_that_is_not_one_topic_level(group):
+    with pytest.raises(ValueError, match="shared group"):
+        mqtt_bridge.MqttBridge(url="mqtt://127.0.0.1:1", shared_group=group)
