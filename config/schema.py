@@ -1,8 +1,9 @@
 """OpenAPI schema hooks (SPECTACULAR_SETTINGS["POSTPROCESSING_HOOKS"]).
 
-``document_auth_errors`` is the one place that documents 401 and 403: every operation that needs a
-signed-in caller gets a 401, every one that needs a role a 403 naming it, both with the body DRF sends
-(``ErrorDetail``). Views don't list them; a view that does keeps its description and gets the body.
+``document_auth_errors`` is the one place that documents 401, 403 and 429: every operation that needs a
+signed-in caller gets a 401, every one that needs a role a 403 naming it, every rate-limited one a 429,
+all with the body DRF sends (``ErrorDetail``); ``document_lookup_errors`` does the same for 404s. Views
+don't list them; a view that does keeps its description and gets the body.
 tests/config/test_api_schema_truth.py checks the result against what the API really answers.
 """
 
@@ -21,6 +22,7 @@ ERROR_DETAIL_SCHEMA = {
     },
     "required": ["detail"],
 }
+TOO_MANY_REQUESTS = "Over the caller's rate limit (per user and per IP); retry after Retry-After seconds."
 NOT_SIGNED_IN = "No valid Bearer token (missing, expired, logged out or revoked)."
 
 
@@ -55,18 +57,42 @@ def _document(responses, status, description):
         response.update(_refusal(response.get("description") or description))
 
 
+def document_lookup_errors(result, generator, request, public, **kwargs):
+    """Documents what every lookup answers and how empty filters read, in one place (the fuzz tests in
+    tests/fuzz check it against the running API):
+
+    - an operation with a path parameter answers 404 when nothing has that id;
+    - a paginated list answers 404 for a page past the last;
+    - an optional query parameter sent empty (``?status=``, as an HTML form sends a blank field) is the
+      same as leaving it out (``allowEmptyValue``).
+    """
+    for operation in (op for methods in result["paths"].values() for op in methods.values()):
+        parameters = operation.get("parameters", [])
+        if any(parameter["in"] == "path" for parameter in parameters):
+            _document(operation["responses"], "404", "Nothing has that id.")
+        if any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
+            _document(operation["responses"], "404", "The page is past the last one.")
+        for parameter in parameters:
+            if parameter["in"] == "query" and not parameter.get("required"):
+                parameter["allowEmptyValue"] = True
+    return result
+
+
 def document_auth_errors(result, generator, request, public, **kwargs):
-    """Adds 401 to operations that need authentication (no anonymous ``{}`` in ``security``) and 403 to
-    those whose permissions need a role, with the ErrorDetail body."""
+    """Adds 429 to rate-limited operations, 401 to operations that need authentication (no anonymous ``{}``
+    in ``security``) and 403 to those whose permissions need a role, with the ErrorDetail body."""
     for path, _regex, method, callback in generator.endpoints:
         view = generator.create_view(callback, method)
         path = generator.coerce_path(path, method, view)
         operation = result["paths"].get(path if path.startswith("/") else f"/{path}", {}).get(method.lower())
-        if operation is None or {} in operation.get("security", [{}]):
+        if operation is None:
             continue
-        _document(operation["responses"], "401", NOT_SIGNED_IN)
-        if (role := _required_role(view, method)) is not None:
-            _document(operation["responses"], "403", _forbidden_description(role))
+        if view.get_throttles():
+            _document(operation["responses"], "429", TOO_MANY_REQUESTS)
+        if {} not in operation.get("security", [{}]):
+            _document(operation["responses"], "401", NOT_SIGNED_IN)
+            if (role := _required_role(view, method)) is not None:
+                _document(operation["responses"], "403", _forbidden_description(role))
         operation["responses"] = dict(sorted(operation["responses"].items()))
     result.setdefault("components", {}).setdefault("schemas", {})[ERROR_DETAIL] = ERROR_DETAIL_SCHEMA
     result["components"]["schemas"] = dict(sorted(result["components"]["schemas"].items()))

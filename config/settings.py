@@ -228,6 +228,28 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per signed-in user and per client IP, by scope (API_RATE_LIMITS below; accounts/rate_limits.py).
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.rate_limits.PerUserRateLimit", "accounts.rate_limits.PerIpRateLimit"],
+}
+
+# API rate limits, requests per minute (fixed one-minute windows, counted in Redis; 429 with Retry-After
+# past them). Reads and writes per user are far above what a person or a polling integration sends;
+# ingest is sized for device fleets: one token may carry 2,000 devices each posting every 10 s (200
+# requests/s), so a device posting a batch every few seconds never meets it. Per IP: twice the per-user
+# figure, for several users behind one address (a site's NAT, a SCADA gateway).
+API_RATE_LIMITS = {
+    "read": {
+        "user": env_int("API_RATE_READ_PER_USER", 600, minimum=1),
+        "ip": env_int("API_RATE_READ_PER_IP", 1_200, minimum=1),
+    },
+    "write": {
+        "user": env_int("API_RATE_WRITE_PER_USER", 120, minimum=1),
+        "ip": env_int("API_RATE_WRITE_PER_IP", 240, minimum=1),
+    },
+    "ingest": {
+        "user": env_int("API_RATE_INGEST_PER_USER", 12_000, minimum=1),
+        "ip": env_int("API_RATE_INGEST_PER_IP", 24_000, minimum=1),
+    },
 }
 
 SIMPLE_JWT = {
@@ -263,8 +285,12 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
     "SCHEMA_PATH_PREFIX": r"/api/v1",
-    # 401 and 403, with their error body, documented in one place for every operation (config/schema.py).
-    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "config.schema.document_auth_errors"],
+    # 401, 403, 404 for lookups and pages, with their error body, documented in one place (config/schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "config.schema.document_lookup_errors",
+        "config.schema.document_auth_errors",
+    ],
     # Diagnostic types, severities and alarm states appear under several field names (alarm_type,
     # peak_severity, from_state…): one named enum each in the schema.
     "ENUM_NAME_OVERRIDES": {

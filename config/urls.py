@@ -1,7 +1,9 @@
 """URL map: the admin, the API under /api/v1/ (one include per app), its docs, and health."""
 
 from django.contrib import admin
+from django.http import JsonResponse
 from django.urls import include, path
+from django.views import defaults
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
     SpectacularRedocView,
@@ -39,3 +41,15 @@ admin.site.login_form = ThrottledAdminAuthenticationForm
 admin.site.site_header = "ESP Surveillance Platform"
 admin.site.site_title = "ESP Surveillance"
 admin.site.index_title = "Wells, alarms and diagnostics"
+
+
+def page_not_found(request, exception):
+    """A URL under /api/ that matches no route (``/api/v1/alarms/abc``: ids are numbers) is a JSON 404 in
+    the API's error body, as every other API error; elsewhere Django's own page."""
+    if request.path.startswith("/api/"):
+        body = {"type": "not_found", "detail": "No API endpoint or object at this address.", "errors": []}
+        return JsonResponse(body, status=404)
+    return defaults.page_not_found(request, exception)
+
+
+handler404 = page_not_found

@@ -244,7 +244,8 @@ class NotificationPreferenceSerializer(serializers.ModelSerializer):
         choices=ALARM_SEVERITIES, default=Severity.WARNING.value, help_text="Only alarms this severe or worse."
     )
     kinds = _kinds_field("The events to notify me of; omitted: all four.")
-    address = serializers.EmailField(
+    # A CharField, not an EmailField: "" (no address on the account) is a valid answer, not an e-mail address.
+    address = serializers.CharField(
         source="user.email", read_only=True, help_text='Where the e-mail goes ("" when the account has none).'
     )
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null: never saved.")

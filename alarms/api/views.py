@@ -46,6 +46,7 @@ from alarms.models import (
     OutOfService,
     WebhookReceiver,
 )
+from config.parsers import JSONParser
 from wells.models import Well
 
 ALARM_EXAMPLE = {
@@ -169,11 +170,14 @@ KPI_EXAMPLE = {
 }
 
 # The body of every 400 and 404 here: what is wrong, keyed by the field or parameter in error (DRF's own
-# errors, e.g. an unknown alarm id or a body that is not JSON, use the key "detail").
+# errors, e.g. an unknown alarm id or a body that is not JSON, use the key "detail"; a list field's errors
+# are keyed by the position of each bad item).
 NAMED_ERRORS = {
     "type": "object",
     "description": "What is wrong, keyed by the field or parameter in error.",
-    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
+    "additionalProperties": {
+        "oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}, {"type": "object"}]
+    },
 }
 
 
@@ -557,6 +561,9 @@ class NotificationPreferenceView(APIView):
     """The caller's own preferences, whatever their role."""
 
     permission_classes = [IsViewer]
+    # JSON only: form data drops an unchecked box, so a form without `email` would turn e-mail off instead
+    # of being refused as missing it (found by the API fuzz tests).
+    parser_classes = [JSONParser]
 
     def _current(self, user):
         return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
