@@ -4,16 +4,9 @@ from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 
 
-class StandardPagination(PageNumberPagination):
-    """Pages of 50 by default; clients may ask for up to 500 with ``page_size`` (more is cut to 500).
-
-    A ``page_size`` that is not a whole number of at least 1 is a 400 naming it, not silently the default
-    (DRF's own behaviour), so a client's mistake shows.
-    """
-
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 500
+class StrictPageSize:
+    """A ``page_size`` that is not a whole number of at least 1 is a 400 naming it, not silently the default
+    (DRF's own behaviour), so a client's mistake shows; more than ``max_page_size`` is cut to it."""
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
@@ -35,3 +28,11 @@ class StandardPagination(PageNumberPagination):
             if parameter["name"] == self.page_query_param:
                 parameter["schema"]["minimum"] = 1
         return parameters
+
+
+class StandardPagination(StrictPageSize, PageNumberPagination):
+    """Pages of 50 by default; clients may ask for up to 500 with ``page_size`` (more is cut to 500)."""
+
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 500

@@ -22,14 +22,21 @@ ERROR_DETAIL_SCHEMA = {
     },
     "required": ["detail"],
 }
+# DRF's body for invalid input: each field or parameter in error with its messages.
+FIELD_ERRORS = "FieldErrors"
+FIELD_ERRORS_SCHEMA = {
+    "type": "object",
+    "description": "What is wrong, keyed by the field or parameter in error.",
+    "additionalProperties": {"oneOf": [{"type": "array", "items": {"type": "string"}}, {"type": "string"}]},
+}
 TOO_MANY_REQUESTS = "Over the caller's rate limit (per user and per IP); retry after Retry-After seconds."
 NOT_SIGNED_IN = "No valid Bearer token (missing, expired, logged out or revoked)."
 
 
-def _refusal(description):
+def _refusal(description, schema=ERROR_DETAIL):
     return {
         "description": description,
-        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{ERROR_DETAIL}"}}},
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
     }
 
 
@@ -50,11 +57,11 @@ def _forbidden_description(role):
     return f"Signed in, but without the {role.group_name} role or a higher one."
 
 
-def _document(responses, status, description):
+def _document(responses, status, description, schema=ERROR_DETAIL):
     """Adds the response for ``status`` unless the view documented it; gives it the error body if it has none."""
     response = responses.setdefault(status, {"description": description})
     if "content" not in response:
-        response.update(_refusal(response.get("description") or description))
+        response.update(_refusal(response.get("description") or description, schema))
 
 
 def document_lookup_errors(result, generator, request, public, **kwargs):
@@ -62,7 +69,7 @@ def document_lookup_errors(result, generator, request, public, **kwargs):
     tests/fuzz check it against the running API):
 
     - an operation with a path parameter answers 404 when nothing has that id;
-    - a paginated list answers 404 for a page past the last;
+    - a paginated list answers 404 for a page past the last, 400 for a page_size that is no whole number;
     - an optional query parameter sent empty (``?status=``, as an HTML form sends a blank field) is the
       same as leaving it out (``allowEmptyValue``).
     """
@@ -72,9 +79,11 @@ def document_lookup_errors(result, generator, request, public, **kwargs):
             _document(operation["responses"], "404", "Nothing has that id.")
         if any(parameter["in"] == "query" and parameter["name"] == "page" for parameter in parameters):
             _document(operation["responses"], "404", "The page is past the last one.")
+            _document(operation["responses"], "400", "A parameter is invalid, e.g. page_size.", FIELD_ERRORS)
         for parameter in parameters:
             if parameter["in"] == "query" and not parameter.get("required"):
                 parameter["allowEmptyValue"] = True
+    result.setdefault("components", {}).setdefault("schemas", {})[FIELD_ERRORS] = FIELD_ERRORS_SCHEMA
     return result
 
 

@@ -1,6 +1,7 @@
 """URL map: the admin, the API under /api/v1/ (one include per app), its docs, and health."""
 
 from django.contrib import admin
+from django.core.exceptions import RequestDataTooBig
 from django.http import JsonResponse
 from django.urls import include, path
 from django.views import defaults
@@ -52,4 +53,16 @@ def page_not_found(request, exception):
     return defaults.page_not_found(request, exception)
 
 
+def bad_request(request, exception):
+    """A request Django refuses before any view runs (a body over DATA_UPLOAD_MAX_MEMORY_SIZE, too many
+    fields): under /api/ JSON in the API's error body, 413 for a body too large; elsewhere Django's page."""
+    if not request.path.startswith("/api/"):
+        return defaults.bad_request(request, exception)
+    if isinstance(exception, RequestDataTooBig):
+        body = {"type": "payload_too_large", "detail": "The request body is too large.", "errors": []}
+        return JsonResponse(body, status=413)
+    return JsonResponse({"type": "parse_error", "detail": "The request could not be read.", "errors": []}, status=400)
+
+
+handler400 = bad_request
 handler404 = page_not_found

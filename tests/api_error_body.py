@@ -49,7 +49,7 @@ def error_body_problems(status, body, headers=None):
         return [f"{status}: the body is {type(body).__name__}, not an object"]
     problems = []
     fitting = TYPES_BY_STATUS.get(status, ERROR_TYPES)
-    if body.get("type") not in fitting:
+    if not isinstance(body.get("type"), str) or body["type"] not in fitting:
         problems.append(f"{status}: type {body.get('type')!r} is not one of {sorted(fitting)}")
     if not isinstance(body.get("detail"), str) or not body["detail"].strip():
         problems.append(f"{status}: no human detail")

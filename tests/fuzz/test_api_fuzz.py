@@ -29,7 +29,7 @@ from schemathesis.specs.openapi.checks import (
 from accounts.tokens import issue_tokens
 from alarms import lifecycle
 from analytics.models import DiagnosticType
-from tests.api_error_body import error_body_problems
+from tests.api_error_body import error_body_problems, error_shape_has_landed
 from tests.config.openapi_responses import published_schema
 from tests.factories import UserFactory, WellFactory
 from tests.fuzz.conftest import TALLY
@@ -75,7 +75,7 @@ def test_fuzz(operation, fleet, wsgi_app):
         operation.as_strategy(GenerationMode.POSITIVE),
         # Schema-breaking bodies as JSON only: in form encodings DRF reads a blank optional field as left out
         # (the HTML form convention), which the fuzzer would take for accepting a value that breaks the schema.
-        operation.as_strategy(GenerationMode.NEGATIVE, **json_body(operation)),
+        operation.as_strategy(GenerationMode.NEGATIVE, **json_body(operation)).filter(sent_as_generated),
         operation.as_strategy(GenerationMode.POSITIVE, path_parameters=known) if known else st.nothing(),
     )
     gaps = []
@@ -104,15 +104,17 @@ def test_fuzz(operation, fleet, wsgi_app):
                 for problem in error_body_problems(response.status_code, json_or_none(response), answered):
                     gaps.append(f"{caller} {case.method} {case.formatted_path}: {problem}")
 
-    try:
-        fuzz()
-    except Exception:
-        TALLY["failures"] += 1
-        raise
+    fuzz()
     TALLY["error_body_gaps"] += len(gaps)
-    if gaps and not error_shape_has_landed(wsgi_app):
+    if gaps and not error_shape_has_landed():
         pytest.xfail(f"error shape lands with h4 ({len(gaps)} bodies, e.g. {gaps[0]})")
     assert not gaps, "\n".join(gaps)
+
+
+def sent_as_generated(case):
+    """False for a schema-breaking query value that never reaches the wire (None, [] or {} are left out of
+    the URL), which the fuzzer would otherwise expect the API to refuse."""
+    return all(value not in (None, [], {}) for value in (case.query or {}).values())
 
 
 def json_body(operation):
@@ -126,11 +128,3 @@ def json_or_none(response):
         return response.json()
     except ValueError:
         return None
-
-
-def error_shape_has_landed(wsgi_app):
-    """Whether the platform answers with the agreed error body yet (helper h4's branch): from then on a
-    4xx without it fails instead of being an expected failure."""
-    anonymous = SCHEMA["/api/v1/auth/me"]["GET"].Case()
-    body = json_or_none(anonymous.call(app=wsgi_app))
-    return isinstance(body, dict) and "type" in body and "errors" in body
