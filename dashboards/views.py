@@ -319,12 +319,18 @@ def _invalid_form(request, pk, form, not_done):
     return _refused(request, f"{alarm.alarm_type_label} on {alarm.well.well_id} was not {not_done} — {problems}", 400)
 
 
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
 def rate_limited(view):
     """The API's per-user and per-IP write limits on a dashboard form (``accounts.rate_limits``): past
-    them the page says so, 429 with Retry-After, and nothing is done."""
+    them the page says so, 429 with Retry-After, and nothing is done. A body that is not a form (JSON, say)
+    is a 415 rather than read as an empty form, which would act without the fields it meant to send."""
 
     @functools.wraps(view)
     def limited(request, *args, **kwargs):
+        if request.content_type not in FORM_CONTENT_TYPES:
+            return _refused(request, "The action must be sent from its form.", 415)
         if (wait := rate_limits.over_limit(request)) is not None:
             return _refused(request, f"Too many actions in a minute; try again in {wait} s.", 429, retry_after=wait)
         return view(request, *args, **kwargs)
