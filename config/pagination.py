@@ -25,7 +25,7 @@ class StrictPageSize:
         for parameter in parameters:
             if parameter["name"] == self.page_size_query_param:
                 parameter["schema"]["minimum"] = 1
-            if parameter["name"] == self.page_query_param:
+            if parameter["name"] == getattr(self, "page_query_param", None):
                 parameter["schema"]["minimum"] = 1
         return parameters
 

@@ -79,6 +79,8 @@ MIDDLEWARE = [
     # rest runs, so that every other middleware's log lines carry the id.
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every HTML page: no inline script anywhere (config/csp.py).
+    "config.csp.ContentSecurityPolicyMiddleware",
     # A database outage answers 503 JSON with Retry-After, API and admin alike (config/middleware.py).
     "config.middleware.DatabaseUnavailableMiddleware",
     # NUL in the URL path or a query parameter is a 400 naming it, before a view sends it to PostgreSQL.
@@ -271,6 +273,11 @@ LOGIN_MAX_FAILURES_PER_IP = 20
 # How many reverse proxies in front of the app append to X-Forwarded-For. 0: the caller is REMOTE_ADDR.
 # Sign-in throttling and the audit log use it to tell callers apart; set it to 1 behind one proxy.
 TRUSTED_PROXY_COUNT = env_int("TRUSTED_PROXY_COUNT", 0, minimum=0)
+
+# Whether the OpenAPI schema (/api/v1/openapi.yaml|json) and its docs pages (/api/v1/docs, /api/v1/redoc)
+# are open to anyone (the default: they say nothing a client can't learn by calling the API) or only to
+# signed-in users with a role.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ESP Surveillance Platform API",

@@ -8,13 +8,15 @@ from django.views import defaults
 from drf_spectacular.views import (
     SpectacularJSONAPIView,
     SpectacularRedocView,
-    SpectacularSwaggerView,
+    SpectacularSwaggerSplitView,
     SpectacularYAMLAPIView,
 )
 
 from accounts.forms import ThrottledAdminAuthenticationForm
+from accounts.permissions import ApiDocsPermission
 from operations.views import health, metrics, ready
 
+docs = [ApiDocsPermission]
 api_v1 = [
     path("", include("accounts.api.urls")),
     path("", include("wells.api.urls")),
@@ -23,10 +25,14 @@ api_v1 = [
     path("diagnostics/", include("analytics.api.diagnostics_urls")),
     path("telemetry/", include("telemetry.api.urls")),
     path("operations/", include("operations.api.urls")),
-    path("openapi.yaml", SpectacularYAMLAPIView.as_view(), name="schema-yaml"),
-    path("openapi.json", SpectacularJSONAPIView.as_view(), name="schema-json"),
-    path("docs", SpectacularSwaggerView.as_view(url_name="schema-yaml"), name="swagger-ui"),
-    path("redoc", SpectacularRedocView.as_view(url_name="schema-yaml"), name="redoc"),
+    # Public or not by API_DOCS_PUBLIC. Swagger UI's start-up script is served as a file of its own (the
+    # "split" view), so the page needs no inline script (config/csp.py).
+    path("openapi.yaml", SpectacularYAMLAPIView.as_view(permission_classes=docs), name="schema-yaml"),
+    path("openapi.json", SpectacularJSONAPIView.as_view(permission_classes=docs), name="schema-json"),
+    path(
+        "docs", SpectacularSwaggerSplitView.as_view(url_name="schema-yaml", permission_classes=docs), name="swagger-ui"
+    ),
+    path("redoc", SpectacularRedocView.as_view(url_name="schema-yaml", permission_classes=docs), name="redoc"),
 ]
 
 urlpatterns = [
