@@ -36,8 +36,8 @@ from tests.fuzz.conftest import TALLY
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("in_process_requests")]
 
-# Examples per operation (each sent as every caller): 4 in `make test`, FUZZ_EXAMPLES in `make fuzz`.
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "4"))
+# Examples per operation (each sent as every caller): 6 in `make test`, FUZZ_EXAMPLES in `make fuzz`.
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "6"))
 CHECKS = [
     not_a_server_error,
     status_code_conformance,
