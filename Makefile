@@ -58,8 +58,8 @@ test: venv services chromium prometheus
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
 # `make fuzz`: the API fuzz tests (tests/fuzz) with many more generated requests per operation than
-# `make test` runs (FUZZ_EXAMPLES, default 200; still seeded, so a run repeats), then the hostile-input corpus.
-fuzz: export FUZZ_EXAMPLES ?= 200
+# `make test` runs (FUZZ_EXAMPLES, default 100; still seeded, so a run repeats), then the hostile-input corpus.
+fuzz: export FUZZ_EXAMPLES ?= 100
 fuzz: export DEBUG := false
 fuzz: export SECRET_KEY ?= test-only-secret-key-not-for-any-deployment-0123456789
 fuzz: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
