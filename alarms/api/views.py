@@ -46,7 +46,6 @@ from alarms.models import (
     OutOfService,
     WebhookReceiver,
 )
-from config.parsers import JSONParser
 from wells.models import Well
 
 ALARM_EXAMPLE = {
@@ -561,9 +560,6 @@ class NotificationPreferenceView(APIView):
     """The caller's own preferences, whatever their role."""
 
     permission_classes = [IsViewer]
-    # JSON only: form data drops an unchecked box, so a form without `email` would turn e-mail off instead
-    # of being refused as missing it (found by the API fuzz tests).
-    parser_classes = [JSONParser]
 
     def _current(self, user):
         return NotificationPreference.objects.filter(user=user).first() or NotificationPreference(user=user)
