@@ -23,6 +23,7 @@ def pytest_terminal_summary(terminalreporter):
         terminalreporter.write_line(
             f"Hostile inputs: {TALLY['inputs']} tried ({TALLY['api']} API, {TALLY['forms']} dashboard forms, "
             f"{TALLY['mqtt']} MQTT), {TALLY['refused']} refused with a 4xx or rejected, "
+            f"{TALLY['answered']} fair questions answered (free-text searches, valid instants), "
             f"{TALLY['problems']} problems, {TALLY['error_body_gaps']} 4xx bodies without the API's error shape"
         )
 
