@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 INSTALLED := $(VENV)/.installed
 
-.PHONY: run test coverage bench faults load diagnostics-eval venv services database lint chromium prometheus
+.PHONY: run test coverage fuzz bench faults load diagnostics-eval venv services database lint chromium prometheus
 
 # The virtualenv is rebuilt only when the pinned requirements change.
 $(INSTALLED): requirements/base.txt requirements/dev.txt
@@ -61,6 +61,20 @@ test: venv services chromium prometheus
 # pyproject.toml's [tool.coverage]), with a per-file report of the lines no test runs.
 coverage:
 	$(MAKE) test PYTEST_ARGS="--cov --cov-report=term-missing:skip-covered $(PYTEST_ARGS)"
+
+# `make fuzz`: the API fuzz tests (tests/fuzz) with many more generated requests per operation than
+# `make test` runs (FUZZ_EXAMPLES, default 100; still seeded, so a run repeats), then the hostile-input corpus.
+fuzz: export FUZZ_EXAMPLES ?= 100
+fuzz: export DEBUG := false
+fuzz: export SECRET_KEY ?= test-only-secret-key-not-for-any-deployment-0123456789
+fuzz: export ALLOWED_HOSTS ?= testserver,localhost,127.0.0.1
+fuzz: export SECURE_SSL_REDIRECT := false
+fuzz: export REDIS_URL ?= redis://127.0.0.1:6379/15
+fuzz: export ANALYTICS_TIMEZONE ?= Asia/Riyadh
+fuzz: export WHITENOISE_USE_FINDERS := true
+fuzz: venv services
+	$(PY) manage.py ensure_database
+	$(VENV)/bin/pytest tests/fuzz tests/hostile -p no:cacheprovider $(PYTEST_ARGS)
 
 # `make bench`: the speed targets, as ratios against a baseline measured in the same run.
 # One file alone: make bench BENCH=tests/benchmarks/ingest.py

@@ -14,6 +14,7 @@ own session whatever their role, or DRF's ``AllowAny`` for the sign-in endpoints
 tests/accounts/test_permission_matrix.py holds the whole matrix, endpoint by endpoint.
 """
 
+from django.conf import settings
 from rest_framework.exceptions import PermissionDenied
 from rest_framework.permissions import BasePermission
 
@@ -85,3 +86,11 @@ class IsSignedIn(BasePermission):
     def has_permission(self, request, view):
         user = request.user
         return bool(user and user.is_authenticated and user.is_active)
+
+
+class ApiDocsPermission(IsViewer):
+    """The API schema and its docs pages: open to anyone while ``settings.API_DOCS_PUBLIC`` (the default),
+    else to signed-in users with a role (a browser session or a Bearer token)."""
+
+    def has_permission(self, request, view):
+        return settings.API_DOCS_PUBLIC or super().has_permission(request, view)

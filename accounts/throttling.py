@@ -67,6 +67,10 @@ def _store(operation, *args, **kwargs):
     return getattr(_in_process, operation)(*args, **kwargs)
 
 
+# The same fallback serves the API's rate limits (accounts.rate_limits).
+cache_or_process_memory = _store
+
+
 def _digest(text):
     # Usernames are arbitrary user input: hash them into fixed-length, key-safe cache keys.
     return hashlib.sha256(text.casefold().encode()).hexdigest()[:32]

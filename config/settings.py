@@ -80,6 +80,8 @@ MIDDLEWARE = [
     # rest runs, so that every other middleware's log lines carry the id.
     "config.logging.RequestIdMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Content-Security-Policy on every HTML page: no inline script anywhere (config/csp.py).
+    "config.csp.ContentSecurityPolicyMiddleware",
     # A database outage answers 503 JSON with Retry-After, API and admin alike (config/middleware.py).
     "config.middleware.DatabaseUnavailableMiddleware",
     # NUL in the URL path or a query parameter is a 400 naming it, before a view sends it to PostgreSQL.
@@ -250,6 +252,28 @@ REST_FRAMEWORK = {
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
+    # Per signed-in user and per client IP, by scope (API_RATE_LIMITS below; accounts/rate_limits.py).
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.rate_limits.PerUserRateLimit", "accounts.rate_limits.PerIpRateLimit"],
+}
+
+# API rate limits, requests per minute (fixed one-minute windows, counted in Redis; 429 with Retry-After
+# past them). Reads and writes per user are far above what a person or a polling integration sends;
+# ingest is sized for device fleets: one token may carry 2,000 devices each posting every 10 s (200
+# requests/s), so a device posting a batch every few seconds never meets it. Per IP: twice the per-user
+# figure, for several users behind one address (a site's NAT, a SCADA gateway).
+API_RATE_LIMITS = {
+    "read": {
+        "user": env_int("API_RATE_READ_PER_USER", 600, minimum=1),
+        "ip": env_int("API_RATE_READ_PER_IP", 1_200, minimum=1),
+    },
+    "write": {
+        "user": env_int("API_RATE_WRITE_PER_USER", 120, minimum=1),
+        "ip": env_int("API_RATE_WRITE_PER_IP", 240, minimum=1),
+    },
+    "ingest": {
+        "user": env_int("API_RATE_INGEST_PER_USER", 12_000, minimum=1),
+        "ip": env_int("API_RATE_INGEST_PER_IP", 24_000, minimum=1),
+    },
 }
 
 SIMPLE_JWT = {
@@ -276,6 +300,11 @@ AUDIT_RETENTION_DAYS = env_int("AUDIT_RETENTION_DAYS", 400, minimum=30)
 
 # Base URLs the API is served at: the OpenAPI schema's servers and the Postman environment's baseUrl.
 API_SERVERS = env_list("API_SERVERS", [])
+
+# Whether the OpenAPI schema (/api/v1/openapi.yaml|json) and its docs pages (/api/v1/docs, /api/v1/redoc)
+# are open to anyone (the default: they say nothing a client can't learn by calling the API) or only to
+# signed-in users with a role.
+API_DOCS_PUBLIC = env_bool("API_DOCS_PUBLIC", True)
 
 SPECTACULAR_SETTINGS = {
     "TITLE": "ESP Surveillance Platform API",

@@ -15,3 +15,8 @@ def printable(text):
 def storable(text):
     """True when PostgreSQL can hold and compare ``text``: no NUL character, no unpaired surrogate."""
     return "\x00" not in text and text == printable(text)
+
+
+# Left-to-right and right-to-left override: they make text display as something else than it is (the
+# "Trojan source" trick), and nothing the platform stores needs them (Arabic text is right-to-left by itself).
+BIDI_OVERRIDES = ("\u202d", "\u202e")

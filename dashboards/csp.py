@@ -6,26 +6,13 @@ carries sits in ``<script type="application/json">`` blocks, which are never exe
 from another host, forms post only here, and no other site may frame the pages. SVG drawn on the server
 uses presentation attributes, not style attributes, so it needs no exception either.
 
-Only the dashboards' views carry it (``dashboards.urls`` wraps each one); a site-wide policy added later
-by a middleware can take over, since this sets the header only where none is set yet.
+The policy is the site-wide one (``config.csp``, which the middleware puts on every other HTML page);
+the decorator keeps it on the dashboards' JSON and fragments too.
 """
 
 import functools
 
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "font-src 'self'",
-        "connect-src 'self'",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+from config.csp import CONTENT_SECURITY_POLICY
 
 
 def content_security_policy(view):

@@ -11,7 +11,14 @@ from accounts.models import AuthEventKind
 from accounts.roles import role_of
 from alarms.models import COMMENT_MAX_LENGTH, AlarmState
 from analytics.models import DiagnosticType, Severity
+from config.text import BIDI_OVERRIDES
 from dashboards import charts, rankings
+
+
+def no_direction_override(text):
+    """Comments and reasons end up in the alarm's history: no text that displays as something else."""
+    if any(mark in text for mark in BIDI_OVERRIDES):
+        raise ValidationError("Must not hold a text direction override (U+202D, U+202E).")
 
 
 class SignInForm(ThrottledAdminAuthenticationForm):
@@ -160,9 +167,11 @@ def shelve_hour_choices():
 class ShelveForm(forms.Form):
     """Shelving an alarm: why, and for how long (the alarms app caps it at ALARM_SHELVE_MAX_HOURS)."""
 
-    reason = forms.CharField(max_length=COMMENT_MAX_LENGTH, strip=True)
+    reason = forms.CharField(max_length=COMMENT_MAX_LENGTH, strip=True, validators=[no_direction_override])
     hours = forms.TypedChoiceField(coerce=int, choices=shelve_hour_choices)
 
 
 class CommentForm(forms.Form):
-    comment = forms.CharField(required=False, max_length=COMMENT_MAX_LENGTH, strip=True)
+    comment = forms.CharField(
+        required=False, max_length=COMMENT_MAX_LENGTH, strip=True, validators=[no_direction_override]
+    )

@@ -4,6 +4,7 @@ modules named for what they read, and renders; a page's live parts are the same 
 """
 
 import datetime
+import functools
 from urllib.parse import urlencode
 
 from django.conf import settings
@@ -17,6 +18,7 @@ from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
+from accounts import rate_limits
 from accounts.roles import role_of
 from alarms import lifecycle
 from alarms.models import Alarm, AlarmTransitionRefused
@@ -311,11 +313,47 @@ def _transition(request, alarm_pk, action, done):
     return redirect(_back(request))
 
 
+def _refused(request, message, status, retry_after=None):
+    """A page saying the action was not done and why, with a link back; nothing was changed."""
+    response = render(request, "dashboards/refused.html", {"message": message, "back": _back(request)}, status=status)
+    if retry_after is not None:
+        response["Retry-After"] = str(retry_after)
+    return response
+
+
+def _invalid_form(request, pk, form, not_done):
+    alarm = get_object_or_404(Alarm.objects.select_related("well"), pk=pk)
+    problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
+    return _refused(request, f"{alarm.alarm_type_label} on {alarm.well.well_id} was not {not_done} — {problems}", 400)
+
+
+FORM_CONTENT_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+def rate_limited(view):
+    """The API's per-user and per-IP write limits on a dashboard form (``accounts.rate_limits``): past
+    them the page says so, 429 with Retry-After, and nothing is done. A body that is not a form (JSON, say)
+    is a 415 rather than read as an empty form, which would act without the fields it meant to send."""
+
+    @functools.wraps(view)
+    def limited(request, *args, **kwargs):
+        if request.content_type not in FORM_CONTENT_TYPES:
+            return _refused(request, "The action must be sent from its form.", 415)
+        if (wait := rate_limits.over_limit(request)) is not None:
+            return _refused(request, f"Too many actions in a minute; try again in {wait} s.", 429, retry_after=wait)
+        return view(request, *args, **kwargs)
+
+    return limited
+
+
 @require_POST
 @requires(ACT_ON_ALARMS)
+@rate_limited
 def acknowledge_alarm(request, pk):
     form = CommentForm(request.POST)
-    comment = form.cleaned_data["comment"] if form.is_valid() else ""
+    if not form.is_valid():
+        return _invalid_form(request, pk, form, "acknowledged")
+    comment = form.cleaned_data["comment"]
     return _transition(
         request, pk, lambda alarm: alarm.acknowledge(request.user, now=timezone.now(), comment=comment), "acknowledged"
     )
@@ -323,13 +361,11 @@ def acknowledge_alarm(request, pk):
 
 @require_POST
 @requires(ACT_ON_ALARMS)
+@rate_limited
 def shelve_alarm(request, pk):
     form = ShelveForm(request.POST)
     if not form.is_valid():
-        alarm = get_object_or_404(Alarm.objects.select_related("well"), pk=pk)
-        problems = "; ".join(f"{name}: {' '.join(errors)}" for name, errors in form.errors.items())
-        messages.error(request, f"{alarm.alarm_type_label} on {alarm.well.well_id} was not shelved — {problems}")
-        return redirect(_back(request))
+        return _invalid_form(request, pk, form, "shelved")
     hours, reason = form.cleaned_data["hours"], form.cleaned_data["reason"]
 
     def shelve(alarm):
@@ -341,5 +377,6 @@ def shelve_alarm(request, pk):
 
 @require_POST
 @requires(ACT_ON_ALARMS)
+@rate_limited
 def unshelve_alarm(request, pk):
     return _transition(request, pk, lambda alarm: alarm.unshelve(request.user, now=timezone.now()), "unshelved")

@@ -17,7 +17,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 from drf_spectacular.utils import OpenApiExample, extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.decorators import api_view, authentication_classes, permission_classes
+from rest_framework.decorators import api_view, authentication_classes, permission_classes, throttle_classes
 from rest_framework.response import Response
 
 STARTED_AT = time.monotonic()
@@ -47,6 +47,7 @@ STARTED_AT = time.monotonic()
 @api_view(["GET"])
 @authentication_classes([])
 @permission_classes([])
+@throttle_classes([])  # load balancers probe it; it must never answer 429
 def health(request):
     return Response(
         {

@@ -338,6 +338,8 @@ class MqttBridge:
         try:
             if len(levels) != self._topic_levels:
                 raise MalformedPayload(f"the topic does not match {self.topic}")
+            if len(payload) > settings.TELEMETRY_BATCH_MAX_BYTES:  # as HTTP ingest answers 413
+                raise MalformedPayload(f"a message holds at most {settings.TELEMETRY_BATCH_MAX_BYTES} bytes")
             message.readings = parse_payload(payload, well_id=levels[self._well_level])
             if len(message.readings) > settings.TELEMETRY_BATCH_MAX:
                 raise MalformedPayload(

@@ -3,6 +3,7 @@
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
+from rest_framework.fields import empty
 
 from alarms.kpis import MAX_DAYS
 from alarms.models import (
@@ -230,15 +231,23 @@ def _in_order(kinds):
     return [kind for kind in NOTIFYING_KINDS if kind in kinds]
 
 
+class RequiredBooleanField(serializers.BooleanField):
+    """A required boolean that form data must name too: DRF reads a form without the field as false (an
+    unchecked box), which would turn e-mail off for a client that forgot it (found by the API fuzz tests)."""
+
+    default_empty_html = empty
+
+
 class NotificationPreferenceSerializer(serializers.ModelSerializer):
-    email = serializers.BooleanField(
+    email = RequiredBooleanField(
         help_text="Send me alarm notifications by e-mail (to `address`, the address on my account)."
     )
     min_severity = serializers.ChoiceField(
         choices=ALARM_SEVERITIES, default=Severity.WARNING.value, help_text="Only alarms this severe or worse."
     )
     kinds = _kinds_field("The events to notify me of; omitted: all four.")
-    address = serializers.EmailField(
+    # A CharField, not an EmailField: "" (no address on the account) is a valid answer, not an e-mail address.
+    address = serializers.CharField(
         source="user.email", read_only=True, help_text='Where the e-mail goes ("" when the account has none).'
     )
     updated_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="Null: never saved.")

@@ -1,8 +1,12 @@
 """The diagnostics API: run the engine on one well now (operator+), and list what it found (viewer+)."""
 
+import base64
+import binascii
+
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -10,6 +14,7 @@ from rest_framework.views import APIView
 from accounts.permissions import IsOperator, IsViewer
 from analytics.diagnostics.engine import run_well
 from analytics.models import DiagnosticResult, DiagnosticType, Severity
+from config.pagination import StrictPageSize
 from config.params import QueryParams
 from wells.models import Well
 
@@ -108,13 +113,24 @@ class FindingFilters(QueryParams):
         return attrs
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(StrictPageSize, CursorPagination):
     """Keyset pages, newest finding first: no COUNT, and pages stay stable while new findings arrive."""
 
     ordering = ("-detected_at", "-id")
     page_size = 50
     page_size_query_param = "page_size"
     max_page_size = 500
+
+    def decode_cursor(self, request):
+        """DRF's, except that a cursor that is not strict base64 is refused (DRF drops the stray characters
+        and reads what is left, often as "the first page")."""
+        encoded = request.query_params.get(self.cursor_query_param)
+        if encoded:
+            try:
+                base64.b64decode(encoded.encode("ascii"), validate=True)
+            except (UnicodeEncodeError, binascii.Error):
+                raise NotFound(self.invalid_cursor_message) from None
+        return super().decode_cursor(request)
 
 
 @extend_schema(

@@ -75,7 +75,10 @@ class ReadingWindowParams(QueryParams):
         if "end" not in attrs:
             attrs["end"] = timezone.now()
         if "start" not in attrs:
-            attrs["start"] = attrs["end"] - DEFAULT_WINDOW
+            try:
+                attrs["start"] = attrs["end"] - DEFAULT_WINDOW
+            except OverflowError:  # an end in the first days of year 1
+                raise serializers.ValidationError({"end": "end is too early to have a default start."}) from None
         if attrs["start"] >= attrs["end"]:
             raise serializers.ValidationError({"end": "end must be after start (end defaults to now)."})
         return attrs

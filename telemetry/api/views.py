@@ -73,6 +73,7 @@ class IngestReadingView(APIView):
     """Store one reading, as a pump controller sends it."""
 
     permission_classes = [IsOperator]
+    rate_limit_scope = "ingest"  # accounts.rate_limits: sized for device fleets
     parser_classes = [JSONParser]  # for the schema's media type only; the body is decoded by telemetry.ingest
 
     @extend_schema(
@@ -118,6 +119,7 @@ class IngestBatchView(APIView):
     """Store a batch of readings, all or nothing."""
 
     permission_classes = [IsOperator]
+    rate_limit_scope = "ingest"  # accounts.rate_limits: sized for device fleets
     parser_classes = [JSONParser]  # for the schema's media type only; the body is decoded by telemetry.ingest
 
     @extend_schema(
