@@ -84,8 +84,9 @@ def refresh_lag():
 
 
 def expire_rollups():
-    """Delete rollup rows past their retention (TimescaleDB does this with its own policies)."""
+    """Delete rollup rows past their retention; on TimescaleDB, run the rollups' retention policies."""
     if current_backend() == "timescaledb":
+        timescaledb.run_rollup_policies(timescaledb.RETENTION_POLICY)
         return
     with connection.cursor() as cursor:
         cursor.execute(postgres.DELETE_EXPIRED_HOURLY, [settings.ROLLUP_HOURLY_RETENTION_DAYS])

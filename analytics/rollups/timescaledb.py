@@ -11,9 +11,11 @@ when the aggregate is created (changing ``ANALYTICS_TIMEZONE`` later needs a reb
 transaction, so the aggregates are created ``WITH NO DATA`` and refreshed outside one.
 """
 
+from django.db import connection
 from psycopg2 import sql
 
 from analytics.rollups.definitions import DAILY_AGGREGATES, HOURLY_AGGREGATES
+from telemetry.storage.timescaledb import run_jobs
 
 CREATE_HOURLY = f"""
 CREATE MATERIALIZED VIEW telemetry_hourly
@@ -71,16 +73,46 @@ def refresh(cursor, start=None, end=None):
     # Ingestion's change log is not needed here (TimescaleDB tracks its own invalidations); empty
     # it so it does not grow.
     cursor.execute("DELETE FROM telemetry_readingchange")
+    run_policies = start is None and end is None
     if end is None:
         cursor.execute("SELECT date_trunc('hour', now())")
         (end,) = cursor.fetchone()
     for name in ("telemetry_hourly", "telemetry_daily"):
         cursor.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", [name, start, end])
+    if run_policies:
+        # TimescaleDB 2.28's scheduler fails them on PostgreSQL 15.20+; after the refresh above they
+        # find little left to do.
+        run_rollup_policies(REFRESH_POLICY)
 
 
-# The watermark: everything before it is materialized.
+# The watermark: everything before it is materialized. No row before the first refresh, when the
+# watermark is 4714 BC (which psycopg 3 refuses to read as a datetime).
 NEWEST_MATERIALIZED = """
-SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
-FROM _timescaledb_catalog.continuous_agg c
-WHERE c.user_view_name = 'telemetry_hourly'
+SELECT watermark
+FROM _timescaledb_catalog.continuous_agg c,
+     _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)) AS watermark
+WHERE c.user_view_name = 'telemetry_hourly' AND watermark > '1900-01-01 00:00Z'
 """
+
+REFRESH_POLICY = "policy_refresh_continuous_aggregate"
+RETENTION_POLICY = "policy_retention"
+
+# The rollups' policy jobs of one kind (REFRESH_POLICY or RETENTION_POLICY).
+ROLLUP_POLICY_JOB_IDS = """
+SELECT job_id FROM timescaledb_information.jobs
+WHERE hypertable_name IN ('telemetry_hourly', 'telemetry_daily') AND proc_name = %s
+ORDER BY job_id
+"""
+
+
+def run_rollup_policies(proc_name):
+    """Run the rollups' policy jobs of one kind now and record their outcomes (not in a transaction).
+
+    The platform runs them itself because TimescaleDB 2.28's scheduler fails them on PostgreSQL 15.20+;
+    the refresh policies after every ``refresh()`` without a range, the retention policies from
+    ``expire_rollups`` (daily).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(ROLLUP_POLICY_JOB_IDS, [proc_name])
+        jobs = [job_id for (job_id,) in cursor.fetchall()]
+    return run_jobs(jobs)
