@@ -279,8 +279,8 @@ def _timeseries_section(now):
         families.append(
             _labelled(
                 "esp_timeseries_policy_job_failed",
-                "1 when the TimescaleDB policy job is failing (compression, retention, rollup refresh; by the "
-                "platform's own last run of it, else the scheduler's).",
+                "1 when the platform's last run of the TimescaleDB policy job failed (compression, retention, "
+                "rollup refresh).",
                 ["job", "relation"],
                 [(job["proc_name"], job["relation"] or "", int(job["failing"])) for job in jobs],
             )

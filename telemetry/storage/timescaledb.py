@@ -204,9 +204,10 @@ def maintain(compress_after_days, retention_days):
 def policy_jobs(cursor):
     """Every policy job (see POLICY_JOBS) with its scheduler's and the platform's last runs.
 
-    ``last_run_*`` describe the newer of the two runs (``last_run_by``: "scheduler" or "platform");
-    ``failing`` follows the platform's own last run when it has run the job (it runs every policy, so its
-    runs say whether the work gets done), else the scheduler's.
+    ``last_run_*`` describe the newer of the two runs (``last_run_by``: "scheduler" or "platform").
+    ``failing`` is the platform's own last run failing: the platform runs every policy, so its runs say
+    whether the work gets done, while TimescaleDB 2.28's scheduler reports every run on PostgreSQL 15.20+
+    as failed, even those that did the work.
     """
     cursor.execute(POLICY_JOBS)
     names = [column.name for column in cursor.description]
@@ -233,7 +234,7 @@ def policy_jobs(cursor):
                 "last_successful_finish": max(successes, default=None),
                 "scheduler_status": job["scheduler_status"],
                 "scheduler_error": job["scheduler_error"],
-                "failing": (platform or scheduler or {}).get("status") == "Failed",
+                "failing": platform is not None and platform["status"] == "Failed",
             }
         )
     return jobs

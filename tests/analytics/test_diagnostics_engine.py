@@ -14,7 +14,8 @@ from telemetry.simulator import FaultEpisode, backfill
 from tests.factories import WellFactory
 from wells.models import WellStatus
 
-pytestmark = pytest.mark.django_db
+# Committed, because on TimescaleDB the rollup refresh cannot run inside a transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 HISTORY = datetime.timedelta(days=8)
 

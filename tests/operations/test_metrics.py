@@ -166,7 +166,7 @@ def test_the_bridge_exports_what_its_counters_gained_and_its_gauges():
     assert sample("esp_mqtt_bridge_heartbeat_timestamp_seconds") == pytest.approx(timezone.now().timestamp(), abs=60)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # on TimescaleDB the rollup refresh cannot run inside a transaction
 def test_the_analytics_jobs_are_counted(monkeypatch):
     counted = Counted(
         key("esp_rollup_refresh_duration_seconds_count"),
