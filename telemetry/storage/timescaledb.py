@@ -234,6 +234,8 @@ def policy_jobs(cursor):
                 "last_successful_finish": max(successes, default=None),
                 "scheduler_status": job["scheduler_status"],
                 "scheduler_error": job["scheduler_error"],
+                "platform_status": platform and platform["status"],
+                "platform_run_at": platform and platform["at"],
                 "failing": platform is not None and platform["status"] == "Failed",
             }
         )

@@ -3,6 +3,7 @@
 import datetime
 import io
 import json
+import time
 
 import pytest
 from django.core.management import call_command
@@ -223,3 +224,22 @@ def test_a_policy_job_that_fails_when_the_platform_runs_it_is_reported_with_its_
             cursor.execute(job_config, [json.dumps({"hypertable_id": int(hypertable_id)}), compression["job_id"]])
     maintain_storage()
     assert policy_job("policy_compression")["failing"] is False
+
+
+@pytest.mark.timescaledb
+@pytest.mark.django_db(transaction=True)
+def test_status_shows_the_schedulers_run_when_it_is_the_newer_and_the_platforms_beside_it(well):
+    maintain_storage()
+    retention = policy_job("policy_retention")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT alter_job(%s, next_start => now())", [retention["job_id"]])
+    give_up = time.monotonic() + 60
+    while (job := policy_job("policy_retention"))["last_run_by"] != "scheduler":
+        assert time.monotonic() < give_up, "TimescaleDB's scheduler did not start the job within 60 s"
+        time.sleep(0.1)
+    # Whether the scheduler's run failed (2.28 on PostgreSQL 15.20+) or not, the platform's own run
+    # did the work and the job is not failing.
+    assert job["failing"] is False
+    line = job_line(job["job_id"])
+    assert f"last run {job['last_run_status']} at {job['last_run_at']:%Y-%m-%d %H:%M:%S} UTC by the scheduler" in line
+    assert f"; the platform's last run: Success at {job['platform_run_at']:%Y-%m-%d %H:%M:%S} UTC" in line

@@ -72,7 +72,7 @@ def _job_line(job):
     """One policy job: what it acts on, how often, and its last run by whoever ran it last."""
     age = f" older than {job['older_than']}" if job["older_than"] else ""
     line = f"{job['job_id']} {job['proc_name']} on {job['relation'] or 'the job history'}{age}, every "
-    line += f"{job['schedule_interval']}: "
+    line += f"{_interval(job['schedule_interval'])}: "
     if job["last_run_status"] is None:
         return line + "never run"
     line += f"last run {job['last_run_status']} at {_moment(job['last_run_at'])} by the {job['last_run_by']}"
@@ -80,6 +80,8 @@ def _job_line(job):
         line += f": {job['last_error']}"
     if job["last_run_by"] == "platform" and job["scheduler_status"] == "Failed":
         line += f"; the scheduler's last run failed: {job['scheduler_error']}"
+    if job["last_run_by"] == "scheduler" and job["platform_status"]:
+        line += f"; the platform's last run: {job['platform_status']} at {_moment(job['platform_run_at'])}"
     return line
 
 
