@@ -80,8 +80,8 @@ def refresh(cursor, start=None, end=None):
     for name in ("telemetry_hourly", "telemetry_daily"):
         cursor.execute("CALL refresh_continuous_aggregate(%s, %s, %s)", [name, start, end])
     if run_policies:
-        # TimescaleDB 2.28's scheduler fails them on PostgreSQL 15.20+; after the refresh above they
-        # find little left to do.
+        # The refresh policies run here too (TimescaleDB 2.28's scheduler fails them on PostgreSQL
+        # 15.20+); after the refresh above they find little left to do.
         run_rollup_policies(REFRESH_POLICY)
 
 
