@@ -14,7 +14,7 @@ def refresh_rollups_task():
 
 @shared_task(name="analytics.expire_rollups", ignore_result=True)
 def expire_rollups_task():
-    """Delete rollup rows past retention (daily; TimescaleDB's own policies do it there)."""
+    """Delete rollup rows past retention (daily; on TimescaleDB by running its retention policies)."""
     expire_rollups()
 
 

@@ -132,7 +132,7 @@ def _one_line(error):
 
 def check_timeseries(now, timeout):
     """The readings table exists (else unhealthy); its partitions reach ahead and retention runs, or
-    TimescaleDB's compression and retention policies exist and did not fail (else degraded)."""
+    TimescaleDB's compression and retention policies exist and no policy job is failing (else degraded)."""
     from telemetry.storage import storage_status
 
     status = storage_status()
@@ -157,13 +157,17 @@ def check_timeseries(now, timeout):
         described = (
             f"timescaledb {status['version']}, {status['chunks']} chunks ({status['compressed_chunks']} compressed)"
         )
-        jobs = {job["proc_name"]: job for job in status["jobs"]}
-        for proc in ("policy_compression", "policy_retention"):
-            job = jobs.get(proc)
-            if job is None:
-                problems.append(f"no {proc} job on the readings")
-            elif job["last_run_status"] == "Failed":
-                problems.append(f"{proc} job {job['job_id']} failed its last run")
+        readings_jobs = {job["proc_name"] for job in status["jobs"] if job["relation"] == "telemetry_reading"}
+        problems.extend(
+            f"no {proc} job on the readings"
+            for proc in ("policy_compression", "policy_retention")
+            if proc not in readings_jobs
+        )
+        problems.extend(
+            f"{job['proc_name']} job {job['job_id']} on {job['relation'] or 'the job history'} failed its last run"
+            for job in status["jobs"]
+            if job["failing"]
+        )
         oldest = status["first_chunk_start"]
     if oldest is not None and now - oldest > retention + RETENTION_SLACK:
         problems.append(

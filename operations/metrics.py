@@ -279,17 +279,18 @@ def _timeseries_section(now):
         families.append(
             _labelled(
                 "esp_timeseries_policy_job_failed",
-                "1 when the TimescaleDB policy job's last run failed (compression, retention).",
-                ["job"],
-                [(job["proc_name"], int(job["last_run_status"] == "Failed")) for job in jobs],
+                "1 when the platform's last run of the TimescaleDB policy job failed (compression, retention, "
+                "rollup refresh).",
+                ["job", "relation"],
+                [(job["proc_name"], job["relation"] or "", int(job["failing"])) for job in jobs],
             )
         )
         families.append(
             _labelled(
                 "esp_timeseries_policy_job_last_success_timestamp_seconds",
-                "Unix time the TimescaleDB policy job last finished successfully (0: never).",
-                ["job"],
-                [(job["proc_name"], _timestamp(job["last_successful_finish"])) for job in jobs],
+                "Unix time the TimescaleDB policy job last finished successfully, run by anyone (0: never).",
+                ["job", "relation"],
+                [(job["proc_name"], job["relation"] or "", _timestamp(job["last_successful_finish"])) for job in jobs],
             )
         )
     if oldest is not None:

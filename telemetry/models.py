@@ -135,3 +135,23 @@ class LatestReading(models.Model):
 
     def __str__(self):
         return f"{self.well_id} @ {self.time.isoformat()}"
+
+
+class PolicyJobRun(models.Model):
+    """The platform's own latest run of one TimescaleDB policy job (compression, retention, refresh).
+
+    The platform runs every policy job itself with ``CALL run_job`` (``telemetry.storage.timescaledb``),
+    because TimescaleDB 2.28's scheduler fails them on PostgreSQL 15.20+; TimescaleDB's job statistics
+    count only its scheduler's runs, so each foreground run's outcome is kept here, one row per job,
+    overwritten by the next run. Empty on plain PostgreSQL.
+    """
+
+    job_id = models.IntegerField(primary_key=True, help_text="TimescaleDB's job id (timescaledb_information.jobs).")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField()
+    succeeded = models.BooleanField()
+    error = models.TextField(blank=True, help_text="What the run raised, when it failed.")
+    last_success_at = models.DateTimeField(null=True, help_text="When a run by the platform last succeeded.")
+
+    def __str__(self):
+        return f"job {self.job_id}: {'succeeded' if self.succeeded else 'failed'} at {self.finished_at.isoformat()}"

@@ -54,5 +54,5 @@ def refresh_lag():
 
 
 def expire_rollups():
-    """Delete rollup rows past their retention, where the backend does not do it itself."""
+    """Delete rollup rows past their retention, on TimescaleDB by running its retention policies."""
     storage().expire(settings.ROLLUP_HOURLY_RETENTION_DAYS, settings.ROLLUP_DAILY_RETENTION_DAYS)

@@ -13,6 +13,8 @@ The aggregates are built by migration 0002. The daily one buckets by local day w
 
 from django.db import connection
 
+from telemetry.storage.timescaledb import run_jobs
+
 # Nothing backend-specific deployed after 0002 (the shared views are in ``shared``).
 DEPLOYED_BY = "0002_create_rollups"
 
@@ -24,11 +26,23 @@ CURRENT_HOUR = "SELECT date_trunc('hour', now())"
 
 REFRESH_AGGREGATE = "CALL refresh_continuous_aggregate(%s, %s, %s)"
 
-# The watermark: everything before it is materialized.
+# The watermark: everything before it is materialized. No row before the first refresh, when the
+# watermark is 4714 BC (which psycopg 3 refuses to read as a datetime).
 NEWEST_MATERIALIZED = """
-SELECT _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id))
-FROM _timescaledb_catalog.continuous_agg c
-WHERE c.user_view_name = 'telemetry_hourly'
+SELECT watermark
+FROM _timescaledb_catalog.continuous_agg c,
+     _timescaledb_functions.to_timestamp(_timescaledb_functions.cagg_watermark(c.mat_hypertable_id)) AS watermark
+WHERE c.user_view_name = 'telemetry_hourly' AND watermark > '1900-01-01 00:00Z'
+"""
+
+REFRESH_POLICY = "policy_refresh_continuous_aggregate"
+RETENTION_POLICY = "policy_retention"
+
+# The rollups' policy jobs of one kind (REFRESH_POLICY or RETENTION_POLICY).
+ROLLUP_POLICY_JOB_IDS = """
+SELECT job_id FROM timescaledb_information.jobs
+WHERE hypertable_name IN ('telemetry_hourly', 'telemetry_daily') AND proc_name = %s
+ORDER BY job_id
 """
 
 
@@ -45,6 +59,7 @@ def refresh(start=None, end=None):
     readings arriving later in that hour would then wait for the next refresh instead of showing
     in real time.
     """
+    run_policies = start is None and end is None
     with connection.cursor() as cursor:
         cursor.execute(EMPTY_CHANGES)
         if end is None:
@@ -52,8 +67,26 @@ def refresh(start=None, end=None):
             (end,) = cursor.fetchone()
         for name in ("telemetry_hourly", "telemetry_daily"):
             cursor.execute(REFRESH_AGGREGATE, [name, start, end])
+    if run_policies:
+        # The refresh policies run here too (TimescaleDB 2.28's scheduler fails them on PostgreSQL
+        # 15.20+); after the refresh above they find little left to do.
+        run_rollup_policies(REFRESH_POLICY)
     return {"backend": "timescaledb"}
 
 
 def expire(hourly_days, daily_days):
-    """Nothing to do: TimescaleDB's retention policies drop old rollup rows."""
+    """Run the rollups' retention policies (created by migration 0002 with the retention of the day)."""
+    run_rollup_policies(RETENTION_POLICY)
+
+
+def run_rollup_policies(proc_name):
+    """Run the rollups' policy jobs of one kind now and record their outcomes (not in a transaction).
+
+    The platform runs them itself because TimescaleDB 2.28's scheduler fails them on PostgreSQL 15.20+;
+    the refresh policies after every ``refresh()`` without a range, the retention policies from
+    ``expire_rollups`` (daily).
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(ROLLUP_POLICY_JOB_IDS, [proc_name])
+        jobs = [job_id for (job_id,) in cursor.fetchall()]
+    return run_jobs(jobs)

@@ -16,7 +16,8 @@ from tests.api_errors import named_errors
 from tests.factories import WellFactory
 from wells.models import WellStatus
 
-pytestmark = pytest.mark.django_db
+# Committed, because on TimescaleDB the rollup refresh cannot run inside a transaction.
+pytestmark = pytest.mark.django_db(transaction=True)
 
 HISTORY = datetime.timedelta(days=8)
 

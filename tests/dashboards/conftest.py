@@ -7,7 +7,8 @@ from tests.factories import UserFactory
 
 
 @pytest.fixture
-def fleet(db):
+def fleet(transactional_db):
+    """The seeded fleet, committed: on TimescaleDB the rollup refresh cannot run inside a transaction."""
     return seed_fleet()
 
 

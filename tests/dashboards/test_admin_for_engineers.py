@@ -79,6 +79,7 @@ def test_it_orders_the_side_bar_and_shows_a_viewer_only_what_the_role_may_read(a
     assert side_bar == labels
 
 
+@pytest.mark.django_db(transaction=True)  # on TimescaleDB the rollup refresh cannot run inside a transaction
 def test_it_shows_each_wells_last_reading_health_and_open_alarms(admin_session):
     reporting = reporting_well("WELL-701")
     WellFactory(well_id="WELL-702")  # never reported

@@ -69,6 +69,7 @@ def test_a_one_reading_spike_survives_downsampling(pumping_well, now, points):
     assert max(v for v in current["avg"] if v is not None) <= SPIKE_A
 
 
+@pytest.mark.django_db(transaction=True)  # on TimescaleDB the rollup refresh cannot run inside a transaction
 def test_short_ranges_read_raw_readings_and_long_ones_the_hourly_rollup(pumping_well, now):
     short = charts.chart_data(pumping_well, "6h", 1000, now)
     assert short["source"] == "raw" and short["step_seconds"] == 30

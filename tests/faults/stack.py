@@ -23,7 +23,7 @@ import time
 from pathlib import Path
 
 import psutil
-import psycopg2
+import psycopg
 import requests
 
 from tests.factories import TEST_PASSWORD
@@ -80,7 +80,7 @@ class Cluster(ThrowawayCluster):
         self._copies = itertools.count(1)
 
     def execute(self, statement, database="postgres"):
-        with contextlib.closing(psycopg2.connect(self.url(database))) as connection:
+        with contextlib.closing(psycopg.connect(self.url(database))) as connection:
             connection.autocommit = True
             with connection.cursor() as cursor:
                 cursor.execute(statement)
@@ -92,7 +92,7 @@ class Cluster(ThrowawayCluster):
         return name
 
     def accepts_connections(self):
-        with contextlib.suppress(psycopg2.OperationalError):
+        with contextlib.suppress(psycopg.OperationalError):
             self.execute("SELECT 1")
             return True
         return False
@@ -309,7 +309,7 @@ class Stack:
         shutil.rmtree(self.broker.directory, ignore_errors=True)
         self.redis.remove()
         shutil.rmtree(self.directory, ignore_errors=True)
-        with contextlib.suppress(AssertionError, psycopg2.Error):
+        with contextlib.suppress(AssertionError, psycopg.Error):
             if self.cluster.accepts_connections():
                 self.cluster.execute(f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)")
 

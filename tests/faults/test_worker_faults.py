@@ -13,7 +13,7 @@ import datetime
 import json
 import time
 
-import psycopg2
+import psycopg
 import pytest
 import requests
 from celery import Celery
@@ -57,7 +57,7 @@ def store_readings(stack):
 @contextlib.contextmanager
 def refresh_held(stack):
     """Hold the rollup refresh's advisory lock from a session of the test's own until the block ends."""
-    holder = psycopg2.connect(stack.database_url)
+    holder = psycopg.connect(stack.database_url)
     holder.autocommit = True
     try:
         with holder.cursor() as cursor:

@@ -24,6 +24,7 @@ from analytics.diagnostics.findings import Finding
 from analytics.models import DiagnosticType
 from analytics.rollups import postgres as postgres_rollups
 from analytics.rollups import refresh_rollups
+from analytics.rollups import timescaledb as timescaledb_rollups
 from analytics.tasks import refresh_rollups_task
 from operations import metrics, workers
 from operations.models import Backup
@@ -166,7 +167,7 @@ def test_the_bridge_exports_what_its_counters_gained_and_its_gauges():
     assert sample("esp_mqtt_bridge_heartbeat_timestamp_seconds") == pytest.approx(timezone.now().timestamp(), abs=60)
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)  # on TimescaleDB the rollup refresh cannot run inside a transaction
 def test_the_analytics_jobs_are_counted(monkeypatch):
     counted = Counted(
         key("esp_rollup_refresh_duration_seconds_count"),
@@ -185,6 +186,7 @@ def test_the_analytics_jobs_are_counted(monkeypatch):
         raise RuntimeError("refresh broke")
 
     monkeypatch.setattr(postgres_rollups, "refresh", broken)
+    monkeypatch.setattr(timescaledb_rollups, "refresh", broken)
     with pytest.raises(RuntimeError):
         refresh_rollups()
     assert counted.delta("esp_rollup_refresh_duration_seconds_count") == 2

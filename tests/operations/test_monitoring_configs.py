@@ -230,7 +230,8 @@ def test_the_promql_name_reader_reads_names_only():
 @pytest.fixture
 def exercised_exposition(operator_client, well, settings):
     """/metrics after the app has done a little of everything in this process: an HTTP ingest, a rollup
-    refresh, cache reads. Counters of other processes (bridge, worker) exist here at 0."""
+    refresh (hence the transactional test: on TimescaleDB it cannot run inside a transaction), cache
+    reads. Counters of other processes (bridge, worker) exist here at 0."""
     settings.METRICS_CACHE_SECONDS = 15
     platform_metrics._platform = None
     now = timezone.now()
@@ -248,7 +249,7 @@ def exercised_exposition(operator_client, well, settings):
     return response.content.decode()
 
 
-@pytest.mark.django_db
+@pytest.mark.django_db(transaction=True)
 def test_every_metric_the_rules_and_dashboards_use_is_exported_by_the_app(exercised_exposition):
     exported = {name for name, _ in samples(exercised_exposition)}
     from telemetry.storage import backend

@@ -296,7 +296,12 @@ def test_the_bridge_is_alive_while_its_process_steps(finished_checks, settings, 
 def test_acceptance_with_the_database_stopped_ready_is_503_within_its_timeout_and_health_is_200(tmp_path):
     """A PostgreSQL cluster of the test's own, migrated, serving a real gunicorn; then stopped."""
     with throwaway_cluster() as cluster:
-        environment = {"DATABASE_URL": cluster.url("esp_ready"), "READY_CHECK_TIMEOUT_SECONDS": "2"}
+        # The throwaway cluster is plain PostgreSQL, whichever backend this test run targets.
+        environment = {
+            "DATABASE_URL": cluster.url("esp_ready"),
+            "READY_CHECK_TIMEOUT_SECONDS": "2",
+            "TIMESERIES_BACKEND": "auto",
+        }
         manage("ensure_database", environment=environment)
         manage("migrate", "--no-input", environment=environment)
         with gunicorn({**environment, "METRICS_DIR": str(tmp_path / "metrics")}) as server:

@@ -1,4 +1,4 @@
-"""Telemetry fixtures: readings as devices send them, and skipping tests that need the other backend."""
+"""Telemetry fixtures: readings as devices send them, and skipping tests that need plain PostgreSQL."""
 
 import datetime
 import json
@@ -6,31 +6,16 @@ import json
 import pytest
 
 from telemetry import storage
+from tests.conftest import readings_backend
 from tests.factories import WellFactory
 
-NEEDS_TIMESCALEDB = (
-    "needs the TimescaleDB backend; this test database was built on plain PostgreSQL (TimescaleDB is not "
-    "installed and preloaded on this server, or TIMESERIES_BACKEND=postgres)"
-)
 NEEDS_PARTITIONS = "checks plain-PostgreSQL partitions; this test database was built on TimescaleDB"
-
-
-def _test_database_backend(request):
-    request.getfixturevalue("django_db_setup")
-    with request.getfixturevalue("django_db_blocker").unblock():
-        return storage.backend()
-
-
-@pytest.fixture(autouse=True)
-def _skip_unless_timescaledb(request):
-    if request.node.get_closest_marker("timescaledb") and _test_database_backend(request) != storage.TIMESCALEDB:
-        pytest.skip(NEEDS_TIMESCALEDB)
 
 
 @pytest.fixture
 def partitioned_storage(request):
     """Skips the test unless readings live in plain-PostgreSQL daily partitions."""
-    if _test_database_backend(request) != storage.POSTGRES:
+    if readings_backend(request) != storage.POSTGRES:
         pytest.skip(NEEDS_PARTITIONS)
 
 

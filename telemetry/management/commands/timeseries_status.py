@@ -45,7 +45,7 @@ class Command(BaseCommand):
             )
         else:
             say("Chunks: none yet")
-        jobs = {job["proc_name"]: job for job in status["jobs"]}
+        jobs = {job["proc_name"]: job for job in status["jobs"] if job["relation"] == "telemetry_reading"}
         compression = jobs.get("policy_compression")
         say(
             f"Compression: segment by {status['segmentby']}, order by {status['orderby']}; "
@@ -53,6 +53,9 @@ class Command(BaseCommand):
         )
         retention = jobs.get("policy_retention")
         say("Retention: " + (_job_text(retention, "drop chunks older than") if retention else "no policy"))
+        say("Policy jobs (run by TimescaleDB's scheduler and by the platform's beat tasks):")
+        for job in status["jobs"]:
+            say(f"  {_job_line(job)}")
 
 
 def _interval(value):
@@ -62,5 +65,25 @@ def _interval(value):
 
 
 def _job_text(job, action):
-    last = job["last_run_status"] or "never run"
-    return f"{action} {job['older_than']} (policy job {job['job_id']}; last run: {last}; next: {job['next_start']})"
+    return f"{action} {job['older_than']} (policy job {job['job_id']})"
+
+
+def _job_line(job):
+    """One policy job: what it acts on, how often, and its last run by whoever ran it last."""
+    age = f" older than {job['older_than']}" if job["older_than"] else ""
+    line = f"{job['job_id']} {job['proc_name']} on {job['relation'] or 'the job history'}{age}, every "
+    line += f"{_interval(job['schedule_interval'])}: "
+    if job["last_run_status"] is None:
+        return line + "never run"
+    line += f"last run {job['last_run_status']} at {_moment(job['last_run_at'])} by the {job['last_run_by']}"
+    if job["last_error"]:
+        line += f": {job['last_error']}"
+    if job["last_run_by"] == "platform" and job["scheduler_status"] == "Failed":
+        line += f"; the scheduler's last run failed: {job['scheduler_error']}"
+    if job["last_run_by"] == "scheduler" and job["platform_status"]:
+        line += f"; the platform's last run: {job['platform_status']} at {_moment(job['platform_run_at'])}"
+    return line
+
+
+def _moment(value):
+    return f"{value:%Y-%m-%d %H:%M:%S} UTC"
