@@ -68,13 +68,34 @@ _COMMON_RESPONSES = {
 }
 
 
-@extend_schema(tags=["Telemetry"])
-class IngestReadingView(APIView):
-    """Store one reading, as a pump controller sends it."""
+class IngestView(APIView):
+    """What both ingest endpoints share: who may call, the rate limit, and how a body becomes readings."""
 
     permission_classes = [IsOperator]
     rate_limit_scope = "ingest"  # accounts.rate_limits: sized for device fleets
     parser_classes = [JSONParser]  # for the schema's media type only; the body is decoded by telemetry.ingest
+
+    def store(self, request, max_bytes, parse):
+        """(readings, IngestResult, None) for the readings ``parse`` reads from the body, stored; or
+        (readings, None, the 400 answer) when one is invalid. A body that can't be read is a ParseError."""
+        body = _json_body(request, max_bytes)
+        try:
+            with metrics.timed(metrics.HTTP):
+                readings = parse(body)
+                result = ingest_readings(readings)
+        except MalformedPayload as error:
+            metrics.refused(metrics.HTTP, metrics.MALFORMED)
+            raise exceptions.ParseError(str(error)) from None
+        except InvalidReadings as error:
+            metrics.refused_invalid(metrics.HTTP, error.errors, error.invalid_count)
+            return None, None, _rejection(error)
+        metrics.ingested(metrics.HTTP, result.received, result.inserted)
+        return readings, result, None
+
+
+@extend_schema(tags=["Telemetry"])
+class IngestReadingView(IngestView):
+    """Store one reading, as a pump controller sends it."""
 
     @extend_schema(
         summary="Ingest one reading (operator or admin)",
@@ -91,18 +112,10 @@ class IngestReadingView(APIView):
         examples=docs.SINGLE_EXAMPLES,
     )
     def post(self, request):
-        body = _json_body(request, SINGLE_READING_MAX_BYTES)
-        try:
-            with metrics.timed(metrics.HTTP):
-                reading = parse_reading(body)
-                result = ingest_readings([reading])
-        except MalformedPayload as error:
-            metrics.refused(metrics.HTTP, metrics.MALFORMED)
-            raise exceptions.ParseError(str(error)) from None
-        except InvalidReadings as error:
-            metrics.refused_invalid(metrics.HTTP, error.errors, error.invalid_count)
-            return _rejection(error)
-        metrics.ingested(metrics.HTTP, result.received, result.inserted)
+        readings, result, rejection = self.store(request, SINGLE_READING_MAX_BYTES, lambda body: [parse_reading(body)])
+        if rejection is not None:
+            return rejection
+        (reading,) = readings
         created = result.inserted == 1
         return Response(
             {
@@ -115,12 +128,8 @@ class IngestReadingView(APIView):
 
 
 @extend_schema(tags=["Telemetry"])
-class IngestBatchView(APIView):
+class IngestBatchView(IngestView):
     """Store a batch of readings, all or nothing."""
-
-    permission_classes = [IsOperator]
-    rate_limit_scope = "ingest"  # accounts.rate_limits: sized for device fleets
-    parser_classes = [JSONParser]  # for the schema's media type only; the body is decoded by telemetry.ingest
 
     @extend_schema(
         summary="Ingest a batch of readings (operator or admin)",
@@ -138,17 +147,13 @@ class IngestBatchView(APIView):
         examples=docs.BATCH_EXAMPLES,
     )
     def post(self, request):
-        body = _json_body(request, settings.TELEMETRY_BATCH_MAX_BYTES)
-        try:
-            with metrics.timed(metrics.HTTP):
-                result = ingest_readings(parse_batch(body, max_readings=settings.TELEMETRY_BATCH_MAX))
-        except MalformedPayload as error:
-            metrics.refused(metrics.HTTP, metrics.MALFORMED)
-            raise exceptions.ParseError(str(error)) from None
-        except InvalidReadings as error:
-            metrics.refused_invalid(metrics.HTTP, error.errors, error.invalid_count)
-            return _rejection(error)
-        metrics.ingested(metrics.HTTP, result.received, result.inserted)
+        _, result, rejection = self.store(
+            request,
+            settings.TELEMETRY_BATCH_MAX_BYTES,
+            lambda body: parse_batch(body, max_readings=settings.TELEMETRY_BATCH_MAX),
+        )
+        if rejection is not None:
+            return rejection
         return Response(
             {"received": result.received, "inserted": result.inserted, "duplicates": result.duplicates},
             status=status.HTTP_201_CREATED,
