@@ -51,8 +51,10 @@ test: export WHITENOISE_USE_FINDERS := true
 test: venv services chromium prometheus
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(PY) manage.py check --fail-level WARNING
+	# The database first: the checks compare what it has deployed with the code (analytics.checks), and
+	# a pooled connection to a database that does not exist yet would wait out the pool's timeout.
 	$(PY) manage.py ensure_database
+	$(PY) manage.py check --fail-level WARNING
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py spectacular --validate --fail-on-warn --file /dev/null
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
