@@ -6,11 +6,18 @@ from rest_framework.pagination import PageNumberPagination
 
 class StrictPageSize:
     """A ``page_size`` that is not a whole number of at least 1 is a 400 naming it, not silently the default
-    (DRF's own behaviour), so a client's mistake shows; more than ``max_page_size`` is cut to it."""
+    (DRF's own behaviour), so a client's mistake shows; more than ``max_page_size`` is cut to it. A ``page``
+    sent empty is a 400 too, as every empty query parameter is (config/params.py)."""
+
+    def paginate_queryset(self, queryset, request, view=None):
+        page_param = getattr(self, "page_query_param", None)
+        if page_param and request.query_params.get(page_param) == "":
+            raise ValidationError({page_param: ["A page number from 1."]})
+        return super().paginate_queryset(queryset, request, view)
 
     def get_page_size(self, request):
         raw = request.query_params.get(self.page_size_query_param)
-        if not raw:
+        if raw is None:
             return self.page_size
         try:
             size = int(raw)

@@ -150,4 +150,5 @@ def test_hostile_mqtt_messages_are_rejected_and_the_bridge_keeps_storing(make_br
     assert bridge.counters.rejected == len(corpus), bridge.counters
     assert after.pop("telemetry.Reading") == before.pop("telemetry.Reading") + 1  # the good one only
     assert after.pop("telemetry.ReadingChange") <= before.pop("telemetry.ReadingChange") + 1  # and its hour
+    assert after.pop("telemetry.LatestReading") == before.pop("telemetry.LatestReading") + 1  # and its well's state
     assert after == before

@@ -20,6 +20,13 @@ def test_it_lists_wells_with_pagination(viewer_client):
     assert body["next"] is not None
 
 
+@pytest.mark.parametrize("param", ["page", "page_size"])
+def test_an_empty_page_or_page_size_is_refused_naming_it(viewer_client, param):
+    response = viewer_client.get(WELLS_URL, {param: ""})
+    assert response.status_code == 400
+    assert param in named_errors(response)
+
+
 def test_it_filters_by_status_and_field(viewer_client):
     WellFactory(well_id="WELL-201", field="Ghawar", status="active")
     WellFactory(well_id="WELL-202", field="Ghawar", status="shut_in")
