@@ -88,8 +88,15 @@ class PageWatch:
         self.problems = []
         page.on("console", self._console)
         page.on("pageerror", lambda error: self.problems.append(f"page error: {error}"))
-        page.on("requestfailed", lambda request: self.problems.append(f"failed: {request.url} {request.failure}"))
+        page.on("requestfailed", self._request_failed)
         page.on("response", self._response)
+
+    def _request_failed(self, request):
+        # A request still in flight when the page navigates away is cancelled (ERR_ABORTED); that is the
+        # navigation's doing, not a failure of the page. A missing or refused asset is an HTTP status
+        # (_response) or another network error.
+        if request.failure != "net::ERR_ABORTED":
+            self.problems.append(f"failed: {request.url} {request.failure}")
 
     def _console(self, message):
         if message.type == "error":

@@ -45,6 +45,8 @@ INHERITED_NOT = (
     "PROMETHEUS_MULTIPROC_DIR",
     "METRICS_DIR",
 )
+# The test's own cluster is plain PostgreSQL, whichever backend the suite itself runs on.
+PLAIN_POSTGRESQL = {"TIMESERIES_BACKEND": "auto"}
 
 # Run by ``manage.py shell -c`` with the wells and users as JSON in $SEED.
 SEED = """
@@ -73,7 +75,7 @@ class Cluster(ThrowawayCluster):
             pytest.skip(f"needs PostgreSQL 15's server binaries in {PG_BIN}")
         super().__init__()
         self.execute(f"CREATE DATABASE {TEMPLATE}")
-        environment = {"DATABASE_URL": self.url(TEMPLATE), "REDIS_URL": "redis://127.0.0.1:1/0"}
+        environment = {"DATABASE_URL": self.url(TEMPLATE), "REDIS_URL": "redis://127.0.0.1:1/0", **PLAIN_POSTGRESQL}
         manage("migrate", "--no-input", environment=environment)
         seed = json.dumps({"wells": well_ids(wells), "users": users})
         manage("shell", "-c", SEED, environment={**environment, "SEED": seed})
@@ -236,6 +238,7 @@ class Stack:
         return {
             **{key: value for key, value in os.environ.items() if key not in INHERITED_NOT},
             "DATABASE_URL": self.database_url,
+            **PLAIN_POSTGRESQL,
             "REDIS_URL": self.redis.url(0),
             "MQTT_URL": f"mqtt://{BRIDGE_USER}:{self.broker.users[BRIDGE_USER]}@{HOST}:{self.broker.port}",
             "MQTT_TOPIC": "esp/+/telemetry",

@@ -52,7 +52,8 @@ def post(client, url, body, content_type="application/x-www-form-urlencoded", **
 
 
 @pytest.fixture
-def fleet(db):
+def fleet(transactional_db):
+    """The seeded fleet, committed: on TimescaleDB the rollup refresh cannot run inside a transaction."""
     return seed_fleet()
 
 
