@@ -4,7 +4,7 @@
 Data (well IDs ``FLEET-00001``…, so no other benchmark's data is touched): 2,000 active wells, each with a
 reading every 2 s through the last complete UTC hour — 3.6 M readings, what an hour holds at 1,000
 readings/s. Rows are generated in SQL (``generate_series`` into ingestion's landing table) and stored by
-ingestion's own statement (``telemetry.ingest.INSERT_FROM_INCOMING``: ON CONFLICT, change log, latest
+ingestion's own statement (``telemetry.ingest.STORE_INCOMING_READINGS``: ON CONFLICT, change log, latest
 state), twelve transactions of five minutes of data each. The hour is left pending in the rollups, as the
 hour in progress always is between refreshes. A later run reuses that hour for 12 hours; then the fleet's
 older readings are deleted and the last complete hour generated afresh.
@@ -39,12 +39,11 @@ from django.utils import timezone
 from analytics import queries
 from telemetry import storage
 from telemetry.ingest import (
-    _COLUMNS,
-    _INSERT_NEW_READINGS_AND_LOG_HOURS,
     CREATE_INCOMING_TABLE,
     DROP_INCOMING_TABLE,
-    INSERT_FROM_INCOMING,
-    INSERT_ONE_READING,
+    KEEP_LATEST_READING,
+    STORE_INCOMING_READINGS,
+    STORE_ONE_READING,
 )
 from tests.benchmarks.server import bearer_token, running_server
 from tests.factories import WellFactory
@@ -161,7 +160,7 @@ def ensure_fleet():
             with transaction.atomic(), connection.cursor() as cursor:
                 cursor.execute(CREATE_INCOMING_TABLE)
                 cursor.execute(GENERATE_INCOMING, {**params, "every": READING_EVERY_S, "wells": wells})
-                cursor.execute(INSERT_FROM_INCOMING)
+                cursor.execute(STORE_INCOMING_READINGS)
                 stored += cursor.fetchone()[0]
                 cursor.execute(DROP_INCOMING_TABLE)
         seconds = time.perf_counter() - started
@@ -261,13 +260,10 @@ def test_fleet_reads_stay_flat_as_the_hour_fills(fleet, django_db_blocker):
     assert not missed, "target missed: " + "; ".join(missed)
 
 
-# Ingestion's statement as it was before the latest state: the same, with a CTE that does nothing.
-INSERT_WITHOUT_LATEST_STATE = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
-    columns=_COLUMNS, source=f"SELECT {_COLUMNS} FROM telemetry_incoming", keep_latest="latest AS (SELECT 1)"
-)
-ONE_WITHOUT_LATEST_STATE = _INSERT_NEW_READINGS_AND_LOG_HOURS.format(
-    columns=_COLUMNS, source="VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)", keep_latest="latest AS (SELECT 1)"
-)
+# Ingestion's statements as they were before the latest state: the same, with a CTE that does nothing.
+INSERT_WITHOUT_LATEST_STATE = STORE_INCOMING_READINGS.replace(KEEP_LATEST_READING, "latest AS (SELECT 1)\n")
+ONE_WITHOUT_LATEST_STATE = STORE_ONE_READING.replace(KEEP_LATEST_READING, "latest AS (SELECT 1)\n")
+assert INSERT_WITHOUT_LATEST_STATE != STORE_INCOMING_READINGS and ONE_WITHOUT_LATEST_STATE != STORE_ONE_READING
 INGEST_RUNS = 8
 SINGLE_RUNS = 200
 
@@ -300,7 +296,7 @@ def test_cost_of_keeping_the_latest_state_at_ingest(fleet, django_db_blocker):
         for label, batch_wells, seconds, every in cases:
             with_latest, without = [], []
             for _ in range(INGEST_RUNS):
-                ms, inserted = _time_insert(INSERT_FROM_INCOMING, batch_wells, start, seconds, every)
+                ms, inserted = _time_insert(STORE_INCOMING_READINGS, batch_wells, start, seconds, every)
                 with_latest.append(ms)
                 ms, inserted_before = _time_insert(INSERT_WITHOUT_LATEST_STATE, batch_wells, start, seconds, every)
                 without.append(ms)
@@ -311,7 +307,7 @@ def test_cost_of_keeping_the_latest_state_at_ingest(fleet, django_db_blocker):
         for n in range(SINGLE_RUNS):
             row = (wells[n % len(wells)], start + datetime.timedelta(seconds=n), 900.0, 1200.0, None, None, None,
                    None, 40.0, 90.0, 1.5)  # fmt: skip
-            for statement, samples in ((INSERT_ONE_READING, with_latest), (ONE_WITHOUT_LATEST_STATE, without)):
+            for statement, samples in ((STORE_ONE_READING, with_latest), (ONE_WITHOUT_LATEST_STATE, without)):
                 with transaction.atomic(), connection.cursor() as cursor:
                     started = time.perf_counter()
                     cursor.execute(statement, row)
