@@ -620,17 +620,17 @@ STORE_ONE_READING = STORE_READINGS.format(
 
 # The fast path of a batch, for the usual one where every reading is new: COPY straight into the readings
 # table (inside a savepoint; a reading already stored, or twice in the batch, aborts it with a unique
-# violation and the batch goes through the temporary table and STORE_INCOMING_READINGS instead), then this
-# statement, which does for the copied rows what STORE_READINGS does for the inserted ones: locks their
-# wells FOR KEY SHARE (the caller rolls back when it locks fewer than it names) and records them (given
-# again, as one array per column). Answers the wells locked.
+# violation and the batch goes through STORE_INCOMING_READINGS instead), and the same rows into the
+# temporary table, then this statement, which does for the copied rows what STORE_READINGS does for the
+# inserted ones: locks their wells FOR KEY SHARE (the caller rolls back when it locks fewer than it names)
+# and records them. A second COPY costs less than handing the rows back as parameters or an INSERT … SELECT
+# with ON CONFLICT. Answers the wells locked.
 COPY_INTO_READINGS = f"COPY telemetry_reading ({_COLUMNS}) FROM STDIN WITH (FORMAT binary)"
 RECORD_COPIED_READINGS = f"""
 WITH locked_wells AS (
     SELECT id FROM wells_well WHERE id = ANY(%(wells)s) FOR KEY SHARE
 ), inserted AS (
-    SELECT * FROM unnest({", ".join(f"%(c{i})s::{kind}[]" for i, kind in enumerate(COPY_TYPES))})
-        AS copied ({_COLUMNS})
+    SELECT * FROM telemetry_incoming
 ), {_RECORD_INSERTED}
 SELECT count(*) FROM locked_wells
 """
@@ -654,10 +654,12 @@ def _store_batch(cursor, rows, wells):
     """(readings inserted, wells locked) for a batch; see COPY_INTO_READINGS for the two ways."""
     try:
         with transaction.atomic():  # a savepoint: a duplicate undoes only the fast attempt
+            cursor.execute(CREATE_INCOMING_TABLE)
             _copy_rows(cursor, COPY_INTO_READINGS, rows)
-            columns = {f"c{i}": list(values) for i, values in enumerate(zip(*rows, strict=True))}
-            cursor.execute(RECORD_COPIED_READINGS, {"wells": list(wells), **columns})
+            _copy_rows(cursor, COPY_INTO_INCOMING, rows)
+            cursor.execute(RECORD_COPIED_READINGS, {"wells": list(wells)})
             (locked,) = cursor.fetchone()
+            cursor.execute(DROP_INCOMING_TABLE)
             return len(rows), locked
     except psycopg.errors.UniqueViolation:  # raised by the COPY itself, which Django's cursor does not wrap
         pass
