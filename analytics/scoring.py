@@ -22,17 +22,10 @@ plus 40 points for flow per ampere against the pump's design flow per ampere:
 - 40 × min(1, (flow / current) / (rated / nameplate current)); nothing when no current is drawn.
 """
 
-from dataclasses import dataclass
 
-
-@dataclass(frozen=True)
-class PumpSpecs:
-    rated_flow_bpd: float
-    min_operating_flow_bpd: float
-    max_operating_flow_bpd: float
-    motor_nameplate_current_a: float
-    motor_temp_limit_c: float
-    vibration_limit_mm_s: float
+# ``specs`` below is anything with the pump's fields — rated_flow_bpd, min_operating_flow_bpd,
+# max_operating_flow_bpd, motor_nameplate_current_a, motor_temp_limit_c, vibration_limit_mm_s — such as a
+# ``wells.models.Well`` or the diagnostics' ``WellSpec`` (analytics.diagnostics.rules).
 
 
 def _clamp(value, low=0.0, high=1.0):

@@ -28,71 +28,67 @@ REFRESH_LOCK = 0x45535052  # "ESPR"
 # analyzing, straight away: after a backfill the planner would otherwise misjudge both.
 VACUUM_AFTER_HOURS = 10_000
 
-# Every pending hour of one well, aggregated from raw readings by one query. Dynamic SQL on purpose:
-# EXECUTE plans with the actual bounds ($3, $4), so only the partitions between the well's oldest
-# and newest pending hour are planned and locked (a cached plan locks every partition on every
-# read). LATERAL makes each bucket one index range scan whatever the partitions' statistics say.
-CREATE_HOURLY_PENDING = f"""
-CREATE OR REPLACE FUNCTION telemetry_hourly_pending(p_well bigint)
-RETURNS TABLE (bucket timestamptz, {typed(HOURLY_ROLLUP)})
+
+def _pending_function(name, rollup, buckets, collect, span, condition=""):
+    """The plpgsql function ``name``(well): the rollup's pending ``buckets`` of one well, computed from raw
+    readings. ``collect`` fills the array ``buckets`` (timestamptz[]) from the change log; each bucket's
+    readings lie in [bucket, bucket + ``span``), narrowed by ``condition``."""
+    return f"""
+CREATE OR REPLACE FUNCTION {name}(p_well bigint)
+RETURNS TABLE (bucket timestamptz, {typed(rollup)})
 LANGUAGE plpgsql STABLE AS $function$
 DECLARE
-    hours timestamptz[];
+    {buckets} timestamptz[];
 BEGIN
-    SELECT array_agg(DISTINCT c.hour ORDER BY c.hour) INTO hours FROM {CHANGES} c WHERE c.well_id = p_well;
-    IF hours IS NULL THEN
+    {collect}
+    IF {buckets} IS NULL THEN
         RETURN;
     END IF;
     RETURN QUERY EXECUTE $query$
     SELECT p.bucket, raw.*
     FROM unnest($2) AS p (bucket)
     CROSS JOIN LATERAL (
-        SELECT {aggregates(HOURLY_ROLLUP)}
+        SELECT {aggregates(rollup)}
         FROM telemetry_reading r
-        WHERE r.well_id = $1 AND r.time >= p.bucket AND r.time < p.bucket + interval '1 hour'
-          AND r.time >= $3 AND r.time < $4 + interval '1 hour'
+        WHERE r.well_id = $1 AND r.time >= p.bucket AND r.time < p.bucket + interval '{span}'
+{condition}          AND r.time >= $3 AND r.time < $4 + interval '{span}'
         HAVING count(*) > 0
     ) raw
-    $query$ USING p_well, hours, hours[1], hours[cardinality(hours)];
+    $query$ USING p_well, {buckets}, {buckets}[1], {buckets}[cardinality({buckets})];
 END
 $function$
 """
+
+
+# Every pending hour of one well, aggregated from raw readings by one query. Dynamic SQL on purpose:
+# EXECUTE plans with the actual bounds ($3, $4), so only the partitions between the well's oldest
+# and newest pending hour are planned and locked (a cached plan locks every partition on every
+# read). LATERAL makes each bucket one index range scan whatever the partitions' statistics say.
+CREATE_HOURLY_PENDING = _pending_function(
+    "telemetry_hourly_pending",
+    HOURLY_ROLLUP,
+    "hours",
+    f"SELECT array_agg(DISTINCT c.hour ORDER BY c.hour) INTO hours FROM {CHANGES} c WHERE c.well_id = p_well;",
+    "1 hour",
+)
 
 # The same for the local days (of analytics_timezone()) that contain a pending hour. An hour can
 # straddle two local days where the offset is not whole hours (India, Nepal), hence both ends of
 # each hour. A local day is 23 to 25 hours long: the range lets the index do the work and the
 # date_trunc equality keeps exactly that day's readings.
-CREATE_DAILY_PENDING = f"""
-CREATE OR REPLACE FUNCTION telemetry_daily_pending(p_well bigint)
-RETURNS TABLE (bucket timestamptz, {typed(DAILY_ROLLUP)})
-LANGUAGE plpgsql STABLE AS $function$
-DECLARE
-    days timestamptz[];
-BEGIN
-    SELECT array_agg(DISTINCT d.day ORDER BY d.day) INTO days
+CREATE_DAILY_PENDING = _pending_function(
+    "telemetry_daily_pending",
+    DAILY_ROLLUP,
+    "days",
+    f"""SELECT array_agg(DISTINCT d.day ORDER BY d.day) INTO days
     FROM {CHANGES} c,
          LATERAL (VALUES (date_trunc('day', c.hour, analytics_timezone())),
                          (date_trunc('day', c.hour + interval '1 hour' - interval '1 microsecond',
                                      analytics_timezone()))) AS d (day)
-    WHERE c.well_id = p_well;
-    IF days IS NULL THEN
-        RETURN;
-    END IF;
-    RETURN QUERY EXECUTE $query$
-    SELECT p.bucket, raw.*
-    FROM unnest($2) AS p (bucket)
-    CROSS JOIN LATERAL (
-        SELECT {aggregates(DAILY_ROLLUP)}
-        FROM telemetry_reading r
-        WHERE r.well_id = $1 AND r.time >= p.bucket AND r.time < p.bucket + interval '26 hours'
-          AND date_trunc('day', r.time, analytics_timezone()) = p.bucket
-          AND r.time >= $3 AND r.time < $4 + interval '26 hours'
-        HAVING count(*) > 0
-    ) raw
-    $query$ USING p_well, days, days[1], days[cardinality(days)];
-END
-$function$
-"""
+    WHERE c.well_id = p_well;""",
+    "26 hours",
+    "          AND date_trunc('day', r.time, analytics_timezone()) = p.bucket\n",
+)
 
 # Materialized rows whose bucket has no pending change, plus each pending well's pending buckets
 # computed from raw readings. A filter on well_id reaches both arms.

@@ -1,4 +1,5 @@
 import datetime
+from types import SimpleNamespace
 
 import pytest
 from django.db import connection
@@ -7,11 +8,11 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from analytics import queries
-from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL, PumpSpecs, efficiency_score, health_score
+from analytics.scoring import EFFICIENCY_SQL, HEALTH_SQL, efficiency_score, health_score
 from telemetry.ingest import ReadingIn, ingest_readings
 from tests.factories import WellFactory
 
-SPECS = PumpSpecs(
+SPECS = SimpleNamespace(
     rated_flow_bpd=1050,
     min_operating_flow_bpd=700,
     max_operating_flow_bpd=1350,
@@ -57,7 +58,7 @@ def test_it_scores_no_flow_as_zero_efficiency():
 
 # A second pump, with a different operating envelope, so the deployed view is seen reading each
 # well's own specification.
-SMALL_PUMP = PumpSpecs(
+SMALL_PUMP = SimpleNamespace(
     rated_flow_bpd=400,
     min_operating_flow_bpd=250,
     max_operating_flow_bpd=520,
@@ -122,7 +123,7 @@ HOURS = [
 
 
 def _specs_of(well):
-    return PumpSpecs(**{name: getattr(well, name) for name in PumpSpecs.__dataclass_fields__})
+    return well  # a Well has the pump's fields the formulas read
 
 
 @pytest.mark.django_db
