@@ -1,13 +1,16 @@
 """The change audit trail: who created, changed or deleted which record, from where, before and after."""
 
+import contextlib
 import datetime
 
 import pytest
 from django.contrib.auth.models import Group, User
 from django.db import DatabaseError, connection, transaction
+from django.test import RequestFactory
 from django.utils import timezone
 
 from accounts import changes
+from accounts.audit import _current_request
 from accounts.models import AuthEvent, ChangeEvent
 from accounts.roles import Role
 from accounts.users import set_role
@@ -149,24 +152,16 @@ def test_admins_query_the_trail_and_others_are_refused(bearer_client, admin_user
     assert bad.status_code == 400 and "via" in str(bad.json())
 
 
-class changes_as:
-    """Makes changes inside the block as if ``user`` made them through the API."""
-
-    def __init__(self, user):
-        from django.test import RequestFactory
-
-        self.request = RequestFactory().patch("/api/v1/wells/x", **FROM_FIELD)
-        self.request.user = user
-
-    def __enter__(self):
-        from accounts.audit import _current_request
-
-        self.token = _current_request.set(self.request)
-
-    def __exit__(self, *exc):
-        from accounts.audit import _current_request
-
-        _current_request.reset(self.token)
+@contextlib.contextmanager
+def changes_as(user):
+    """Changes made inside the block are audited as if ``user`` made them through the API, from the field."""
+    request = RequestFactory().patch("/api/v1/wells/x", **FROM_FIELD)
+    request.user = user
+    token = _current_request.set(request)  # what AuditRequestMiddleware does for a real request
+    try:
+        yield
+    finally:
+        _current_request.reset(token)
 
 
 def test_group_membership_edits_made_outside_requests_are_recorded_as_system(db):

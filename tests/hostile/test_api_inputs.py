@@ -224,7 +224,7 @@ def test_bodies_over_ten_megabytes_are_refused(site, hostile, who, url):
 @pytest.mark.xfail(
     strict=True,
     reason="The ingest fast path (msgspec) keeps the last of duplicate keys; refusing them needs a second "
-    "parse of every body, left for a decision (README 'Reliability: hostile input').",
+    "parse of every body, left for a decision (README, Reliability › Hostile input).",
 )
 def test_ingest_refuses_a_duplicate_key_whose_last_value_is_valid(site, hostile):
     clients, _ = site
