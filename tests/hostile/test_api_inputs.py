@@ -115,10 +115,15 @@ READS = [
     ("viewer", "/api/v1/telemetry/readings", ["well_id", "start", "end", "fields", "limit", "order", "cursor"]),
     ("viewer", "/api/v1/telemetry/export.csv", ["well_id", "start", "end", "fields"]),
     ("admin", "/api/v1/auth/audit", ["username", "event", "since", "until", "page", "page_size"]),
+    (
+        "admin",
+        "/api/v1/auth/changes",
+        ["model", "object_id", "actor", "action", "via", "since", "until", "page", "page_size"],
+    ),
     ("admin", "/api/v1/operations/backups", ["status", "verification", "page", "page_size"]),
 ]
 # Free-text filters: any text is a valid question; the answer is then 200 with what matches (nothing).
-FREE_TEXT = {"search", "field", "username"}
+FREE_TEXT = {"search", "field", "username", "model", "object_id", "actor"}
 # Parameters that must name a known well; with one given the rest of the query is judged.
 NEEDS_WELL = {"/api/v1/telemetry/readings", "/api/v1/telemetry/export.csv"}
 
